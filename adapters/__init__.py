@@ -1,0 +1,1 @@
+"""Source adapters: one module per public network, all behind ``bot.ports.Source``."""

@@ -1,0 +1,154 @@
+"""The ``switchboard`` command: serve, demo, check, audit, --version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from bot import __version__
+from bot.app import Switchboard, build_sources
+from bot.config import Config, load_config
+from bot.errors import SwitchboardError
+from bot.ports import Surface
+from bot.store import open_store
+
+log = logging.getLogger("switchboard")
+
+
+def build_surfaces(config: Config) -> list[Surface]:
+    surfaces: list[Surface] = []
+    if config.card_log is not None:
+        from bot.surfaces.cardlog import CardLogSurface
+
+        surfaces.append(CardLogSurface(config.card_log.path))
+    return surfaces
+
+
+async def serve(config: Config) -> int:
+    from bot.server import build_app
+
+    board = Switchboard.from_config(config, build_surfaces(config))
+    runner = web.AppRunner(build_app(board), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.server.host, config.server.port)
+    await site.start()
+    await board.start()
+    log.info("serving on http://%s:%d", config.server.host, config.server.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    await board.stop()
+    await runner.cleanup()
+    return 0
+
+
+async def check(config: Config) -> int:
+    failures = 0
+
+    def report(ok: bool, what: str, detail: str) -> None:
+        nonlocal failures
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
+
+    report(True, "config", f"{len(config.departments)} departments, {len(config.sources)} sources")
+    store = open_store(config.store.url)
+    try:
+        await store.ping()
+        report(True, "store", config.store.url.split("@")[-1])
+    except SwitchboardError as exc:
+        report(False, "store", str(exc))
+    finally:
+        await store.close()
+    for source in build_sources(config):
+        try:
+            report(True, f"source {source.name}", await source.check())
+        except SwitchboardError as exc:
+            report(False, f"source {source.name}", str(exc))
+        finally:
+            await source.close()
+    return 1 if failures else 0
+
+
+def parse_since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if match:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise SwitchboardError(
+            f"--since {text!r}: use an ISO time (2026-11-01T09:00) or an age like 2h, 3d"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def audit(config: Config, since: str | None) -> int:
+    store = open_store(config.store.url)
+    try:
+        for event in await store.audit(parse_since(since)):
+            print(json.dumps(event.model_dump(mode="json"), ensure_ascii=False))
+    finally:
+        await store.close()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="config file (default: $SWITCHBOARD_CONFIG)")
+    top = argparse.ArgumentParser(
+        prog="switchboard",
+        description="Public mentions into Slack and Teams: claim, reply, transfer.",
+    )
+    top.add_argument("--version", action="version", version=f"switchboard {__version__}")
+    top.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", parents=[common], help="run the bot and its HTTP server")
+    demo = sub.add_parser("demo", help="try it locally: sample mentions, shell surface")
+    demo.add_argument("--script", help="run the commands in this file, then exit")
+    demo.add_argument("--as", dest="user", default="alice", help="who you are (default alice)")
+    sub.add_parser("check", parents=[common], help="validate config and test each connection")
+    audit_p = sub.add_parser("audit", parents=[common], help="print audit events as JSON lines")
+    audit_p.add_argument("--since", help="ISO time or age such as 2h, 3d")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return asyncio.run(run_demo(args.script, args.user))
+        config = load_config(args.config)
+        if args.command == "serve":
+            return asyncio.run(serve(config))
+        if args.command == "check":
+            return asyncio.run(check(config))
+        return asyncio.run(audit(config, args.since))
+    except SwitchboardError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

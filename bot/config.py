@@ -1,0 +1,215 @@
+"""One YAML config file, ``${ENV}`` interpolation, validated with errors that name the fix."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.errors import ConfigError
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(Section):
+    url: str = "sqlite:///switchboard.sqlite3"
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class SlackSettings(Section):
+    bot_token: str
+    signing_secret: str
+    app_token: str = ""
+    api_url: str = ""
+
+
+class CardLogSettings(Section):
+    """A surface that appends every card to a JSON-lines file (audits, tests, dry runs)."""
+
+    path: str
+
+
+class Department(Section):
+    name: str = Field(pattern=SLUG)
+    title: str = ""
+    description: str = ""
+    slack_channel: str = ""
+    teams_channel: str = ""
+    slack_usergroup: str = ""
+    sla_minutes: int = Field(default=60, gt=0)
+    reply_policy: Literal["open", "members", "approval"] = "open"
+    escalation: str = ""
+    on_duty: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name.replace("-", " ").title()
+
+
+class RoutingRule(Section):
+    department: str
+    source: str = ""
+    network: str = ""
+    keywords: tuple[str, ...] = ()
+    regex: str = ""
+    author: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _compiles(self) -> RoutingRule:
+        if self.regex:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex {self.regex!r} does not compile: {exc}") from exc
+        return self
+
+
+class RoutingSettings(Section):
+    default_department: str = ""
+    rules: tuple[RoutingRule, ...] = ()
+
+
+class Config(Section):
+    store: StoreSettings = StoreSettings()
+    server: ServerSettings = ServerSettings()
+    slack: SlackSettings | None = None
+    teams: dict[str, Any] | None = None
+    card_log: CardLogSettings | None = None
+    departments: tuple[Department, ...] = Field(min_length=1)
+    sources: tuple[dict[str, Any], ...] = ()
+    routing: RoutingSettings = RoutingSettings()
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Config:
+        names = [d.name for d in self.departments]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"department names must be unique; repeated: {sorted(dupes)}")
+        known = set(names)
+        default = self.routing.default_department
+        if default and default not in known:
+            raise ValueError(
+                f"routing.default_department {default!r} is not a department; "
+                f"use one of {sorted(known)}"
+            )
+        for i, rule in enumerate(self.routing.rules):
+            if rule.department not in known:
+                raise ValueError(
+                    f"routing.rules[{i}].department {rule.department!r} is not a department; "
+                    f"use one of {sorted(known)}"
+                )
+        for dept in self.departments:
+            if dept.escalation and dept.escalation not in known:
+                raise ValueError(
+                    f"departments[{dept.name}].escalation {dept.escalation!r} is not a department"
+                )
+        return self
+
+    @property
+    def default_department(self) -> str:
+        return self.routing.default_department or self.departments[0].name
+
+    def department(self, name: str) -> Department | None:
+        return next((d for d in self.departments if d.name == name), None)
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(value: Any, path: str = "") -> Any:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string, naming the key on failure."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            found = os.environ.get(name)
+            if found is not None:
+                return found
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{path}: environment variable {name} is not set; export {name}=... "
+                f"or write ${{{name}:-default}}"
+            )
+
+        return _ENV.sub(sub, value)
+    return value
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        lines.append(f"  {loc}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, origin: str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping of sections")
+    data = interpolate(data)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin} is invalid:\n{_describe(exc)}") from None
+    _validate_sources(config, origin)
+    return config
+
+
+def _validate_sources(config: Config, origin: str) -> None:
+    from adapters.base import source_class
+
+    seen: set[str] = set()
+    for i, entry in enumerate(config.sources):
+        name = entry.get("name", f"#{i}")
+        if name in seen:
+            raise ConfigError(f"{origin}: sources[{i}].name {name!r} is used twice")
+        seen.add(str(name))
+        kind = entry.get("type")
+        if not isinstance(kind, str):
+            raise ConfigError(f"{origin}: sources[{i}].type is missing (e.g. type: mastodon)")
+        cls = source_class(kind)
+        try:
+            cls.settings_model.model_validate(entry)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"{origin}: sources[{i}] ({name}) is invalid:\n{_describe(exc)}"
+            ) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load ``path``, or ``$SWITCHBOARD_CONFIG``; ConfigError when missing or invalid."""
+    chosen = path or os.environ.get("SWITCHBOARD_CONFIG")
+    if not chosen:
+        raise ConfigError(
+            "no config file: pass --config PATH or set SWITCHBOARD_CONFIG "
+            "(see switchboard.example.yaml)"
+        )
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {file}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file} is not valid YAML: {exc}") from None
+    return parse_config(data, str(file))

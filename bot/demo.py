@@ -1,0 +1,134 @@
+"""``switchboard demo``: everything local, no credentials.
+
+An embedded store in a temporary folder, a replay source feeding a bundled sample of
+realistic mentions, and the shell surface. Commands come from the terminal, from standard
+input (piped) or from a script file, so tests drive it the way a person would.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import tempfile
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from bot.app import Switchboard
+from bot.commands import CommandError, parse
+from bot.config import Config, parse_config
+from bot.domain import Person
+from bot.surfaces.shell import ShellSurface, clean
+
+BANNER = """\
+social-switchboard demo — {threads} threads from {mentions} public mentions, routed to
+{departments} departments. You are '{user}'. Try:
+  queue billing          claim T-1001          reply T-1001 Sorry! Refund on its way.
+  transfer support note  mine                  directory          as bob     help     quit
+"""
+
+
+def demo_config(folder: Path, replies: Path) -> Config:
+    data = yaml.safe_load(resources.files("bot").joinpath("demo.yaml").read_text("utf-8"))
+    data["store"] = {"url": f"sqlite:///{folder / 'switchboard.sqlite3'}"}
+    data["sources"] = [
+        {"name": "sample", "type": "replay", "batch_size": 10, "replies_path": str(replies)}
+    ]
+    return parse_config(data, "demo config")
+
+
+class DemoSession:
+    def __init__(self, board: Switchboard, out: TextIO, user: str) -> None:
+        self.board = board
+        self.out = out
+        self.user = self._person(user)
+
+    @staticmethod
+    def _person(name: str) -> Person:
+        return Person(surface="shell", id=name.lower(), name=name)
+
+    async def ingest_all(self) -> int:
+        source = self.board.sources[0]
+        while await self.board.ingestor.poll_once(source):
+            pass
+        return await self.board.dispatcher.drain()
+
+    async def run_line(self, line: str) -> bool:
+        """Run one command line; False when the session should end."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        word = line.split(maxsplit=1)[0].lower()
+        if word in ("quit", "exit"):
+            return False
+        if word == "as":
+            names = shlex.split(line)[1:]
+            if not names:
+                self.out.write("Usage: as <name>\n")
+                return True
+            self.user = self._person(names[0])
+            self.out.write(f"You are now {self.user.name}.\n")
+            return True
+        try:
+            interaction = parse(line, "shell", self.user)
+        except CommandError as exc:
+            self.out.write(f"! {exc}\n")
+            return True
+        response = await self.board.handle(interaction)
+        prefix = "" if response.ok else "! "
+        self.out.write(prefix + clean(response.text) + "\n")
+        await self.board.dispatcher.drain()
+        return True
+
+    async def run(self, lines: Iterable[str], interactive: bool = False) -> None:
+        if interactive:
+            while True:
+                self.out.write(f"{self.user.name}> ")
+                self.out.flush()
+                line = sys.stdin.readline()
+                if not line or not await self.run_line(line):
+                    break
+            return
+        for line in lines:
+            if line.strip() and not line.strip().startswith("#"):
+                self.out.write(f"{self.user.name}> {line.strip()}\n")
+            if not await self.run_line(line):
+                break
+
+
+async def run_demo(script: str | None, user: str, out: TextIO = sys.stdout) -> int:
+    with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
+        folder = Path(tmp)
+        replies = folder / "replies.jsonl"
+        config = demo_config(folder, replies)
+        board = Switchboard.from_config(config, [ShellSurface(out)])
+        session = DemoSession(board, out, user)
+        await board.store.ping()
+        try:
+            await session.ingest_all()
+            threads = await board.store.list_threads()
+            mentions = sum(t.mention_count for t in threads)
+            out.write(
+                "\n"
+                + BANNER.format(
+                    threads=len(threads),
+                    mentions=mentions,
+                    departments=len(config.departments),
+                    user=session.user.name,
+                )
+            )
+            if script:
+                lines = Path(script).read_text(encoding="utf-8").splitlines()
+                await session.run(lines)
+            elif sys.stdin.isatty():
+                await session.run([], interactive=True)
+            else:
+                await session.run(sys.stdin)
+            sent = replies.read_text("utf-8").count("\n") if replies.exists() else 0
+            out.write(f"\nDemo over: {sent} public replies recorded by the replay source.\n")
+        finally:
+            await board.stop()
+    return 0

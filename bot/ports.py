@@ -1,0 +1,118 @@
+"""The narrow ports: what a source adapter and a chat surface must offer.
+
+A source (``adapters/``) brings mentions in and posts replies out. A surface (``bot/surfaces/``)
+shows cards and activity lines to employees. Platform types never cross these ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from bot.domain import CardRef, Mention, ReplyResult
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One poll's worth of mentions and the cursor to store once they are saved."""
+
+    mentions: Sequence[Mention]
+    cursor: str | None
+    more: bool = False
+    """True when the source has more ready right now (poll again without waiting)."""
+
+
+@dataclass(frozen=True)
+class ReplyLimit:
+    """How a network measures a reply, so composers can refuse too-long text early."""
+
+    limit: int
+    unit: str = "characters"
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A connected public account or feed."""
+
+    name: str
+    network: str
+    poll_interval: float
+
+    def reply_limit(self) -> ReplyLimit | None:
+        """The reply limit, or None when the source is read-only (RSS)."""
+
+    def measure(self, text: str) -> int:
+        """Length of ``text`` in the network's own unit (graphemes, weighted chars...)."""
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        """Mentions newer than ``cursor``, oldest first."""
+
+    async def reply(self, mention: Mention, text: str, idempotency_key: str) -> ReplyResult:
+        """Post ``text`` publicly as a reply to ``mention``.
+
+        Must be safe to call again with the same key after a crash: use the network's own
+        idempotency where it has one, or look the earlier post up before posting.
+        """
+
+    async def check(self) -> str:
+        """Log in and describe the account; raise SourceError saying what is wrong."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CardAction:
+    """A button or menu entry on a card; ``payload`` is an encoded ``bot.actions`` value."""
+
+    label: str
+    payload: str
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class Card:
+    """A platform-neutral card. Every string here except labels is UNTRUSTED and raw:
+    each surface escapes it for its own markup."""
+
+    thread_id: str
+    short_id: str
+    network: str
+    source: str
+    author_name: str
+    author_handle: str
+    author_url: str
+    text: str
+    permalink: str
+    age: str
+    state: str
+    owner: str
+    department: str
+    department_title: str
+    history: tuple[str, ...] = ()
+    actions: tuple[CardAction, ...] = ()
+    banner: str = ""
+    """Shown on a card whose thread moved on, e.g. 'Transferred to Support by alice — note'."""
+    read_only: bool = False
+    follow_ups: tuple[str, ...] = field(default_factory=tuple)
+    reply_limit: int | None = None
+    placement: int = 0
+    """Which placement of the thread this card shows (0 = before any transfer)."""
+
+
+class Surface(Protocol):
+    """A chat platform. Posting must be idempotent per ``key``: a retry after a crash
+    returns the card already posted rather than posting a second one."""
+
+    name: str
+
+    def channel_for(self, department: str) -> str | None:
+        """The channel that shows ``department`` on this surface, or None."""
+
+    async def post_card(self, channel: str, card: Card, key: str) -> CardRef: ...
+
+    async def update_card(self, ref: CardRef, card: Card) -> None: ...
+
+    async def notify(self, ref: CardRef, text: str, key: str) -> None:
+        """Add an activity line under the card (its chat thread). ``text`` is trusted
+        product text with untrusted parts already passed through ``Card`` fields."""

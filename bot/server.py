@@ -1,0 +1,67 @@
+"""The one aiohttp server: health, readiness, metrics, webhooks; surfaces add their routes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.app import Switchboard
+from bot.domain import Mention
+
+APP_KEY: web.AppKey[Switchboard] = web.AppKey("switchboard", Switchboard)
+WebhookHandler = Callable[
+    [web.Request, Callable[[Mention], Awaitable[None]]], Awaitable[web.StreamResponse]
+]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    report = await request.app[APP_KEY].readiness()
+    return web.json_response(report, status=200 if report["ready"] else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    board = request.app[APP_KEY]
+    lines = [
+        "# HELP switchboard_outbox_items Card changes waiting to reach the chat surfaces.",
+        "# TYPE switchboard_outbox_items gauge",
+        f"switchboard_outbox_items {await board.store.outbox_size()}",
+        "# HELP switchboard_source_mentions_total Mentions stored per source.",
+        "# TYPE switchboard_source_mentions_total counter",
+    ]
+    health = board.ingestor.health.values()
+    lines += [f'switchboard_source_mentions_total{{source="{h.name}"}} {h.stored}' for h in health]
+    lines += [
+        "# HELP switchboard_source_failing Whether a source keeps failing (1) or not (0).",
+        "# TYPE switchboard_source_failing gauge",
+    ]
+    lines += [f'switchboard_source_failing{{source="{h.name}"}} {int(h.failing)}' for h in health]
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
+
+
+async def hook(request: web.Request) -> web.StreamResponse:
+    board = request.app[APP_KEY]
+    name = request.match_info["source"]
+    source = next((s for s in board.sources if s.name == name), None)
+    handle: WebhookHandler | None = getattr(source, "handle", None)
+    if handle is None:
+        return web.json_response({"error": f"no webhook source named {name!r}"}, status=404)
+
+    async def accept(mention: Mention) -> None:
+        await board.threads.ingest(mention)
+
+    return await handle(request, accept)
+
+
+def build_app(board: Switchboard) -> web.Application:
+    app = web.Application(client_max_size=1024**2)
+    app[APP_KEY] = board
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/hooks/{source}", hook)
+    return app

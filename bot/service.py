@@ -1,0 +1,342 @@
+"""The thread service: the one place where threads change state.
+
+Every change is read -> rule check -> compare-and-set on the thread's version (with retries),
+and appends one audit event in the same atomic store step. Chat surfaces never write state.
+"""
+
+from __future__ import annotations
+
+import difflib
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.config import Department
+from bot.domain import (
+    AuditEvent,
+    EventKind,
+    Mention,
+    Person,
+    Thread,
+    ThreadState,
+    Transfer,
+    can_move,
+    utcnow,
+)
+from bot.errors import (
+    AlreadyClaimed,
+    InvalidTransition,
+    NoActiveThread,
+    NothingToSendBack,
+    NotOwner,
+    SwitchboardError,
+    ThreadNotFound,
+    UnknownDepartment,
+)
+from bot.ports import Source
+from bot.routing import Router
+from bot.store import IngestOutcome, IngestStatus, Store
+
+Mutation = Callable[[Thread], Thread | None]
+MAX_ATTEMPTS = 100
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Directory:
+    """The departments, like a phone directory."""
+
+    def __init__(self, departments: tuple[Department, ...]) -> None:
+        self._by_name = {d.name: d for d in departments}
+
+    def __iter__(self) -> Any:
+        return iter(self._by_name.values())
+
+    def get(self, name: str) -> Department:
+        key = name.strip().lstrip("#").lower()
+        found = self._by_name.get(key)
+        if found is not None:
+            return found
+        for dept in self._by_name.values():
+            if key in (dept.label.lower(), dept.slack_channel.lstrip("#").lower()):
+                return dept
+        close = difflib.get_close_matches(key, list(self._by_name), n=1, cutoff=0.5)
+        raise UnknownDepartment(name, self._by_name, close[0] if close else None)
+
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+
+class ThreadService:
+    def __init__(
+        self,
+        store: Store,
+        directory: Directory,
+        router: Router,
+        sources: Mapping[str, Source] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.router = router
+        self.sources: dict[str, Source] = dict(sources or {})
+        self.clock = clock
+
+    # ingest ---------------------------------------------------------------------------------
+    async def ingest(self, mention: Mention) -> IngestOutcome | None:
+        """Open a thread for ``mention`` or attach it to its conversation's thread.
+
+        Idempotent: the same mention twice is a DUPLICATE. A follow-up reopens a resolved
+        thread. Our own posts are dropped (None)."""
+        if await self.store.is_own_post(mention.source, mention.external_id):
+            return None
+        now = self.clock()
+        department = self.router.route(mention)
+        thread = Thread(
+            id=new_id(),
+            number=0,
+            department=department,
+            source=mention.source,
+            network=mention.network,
+            conversation=mention.conversation,
+            created_at=now,
+            updated_at=now,
+        )
+        event = self._event(
+            thread, EventKind.OPENED, None, "ingest", mention=mention.key, department=department
+        )
+        outcome = await self.store.ingest_mention(mention, thread, event)
+        if outcome.status is not IngestStatus.CREATED:
+            reopened = await self._reopen_if_resolved(outcome.thread.id, mention)
+            if reopened is not None:
+                return IngestOutcome(outcome.status, reopened)
+        return outcome
+
+    async def _reopen_if_resolved(self, thread_id: str, mention: Mention) -> Thread | None:
+        def mutate(t: Thread) -> Thread | None:
+            if t.state is not ThreadState.RESOLVED or t.spam:
+                return None
+            if t.resolved_at is not None and mention.created_at <= t.resolved_at:
+                return None
+            return t.evolve(state=ThreadState.NEW, owner=None, resolved_at=None)
+
+        return await self.change(
+            thread_id, None, "ingest", EventKind.REOPENED, mutate, mention=mention.key
+        )
+
+    # lookups -----------------------------------------------------------------------------------
+    async def find(self, ref: str | None, actor: Person | None = None) -> Thread:
+        """A thread by ``T-1042``, ``1042`` or id; with no ref, the actor's active thread."""
+        ref = (ref or "").strip()
+        if not ref:
+            if actor is None:
+                raise NoActiveThread()
+            active = await self.store.get_active(actor.key)
+            if active is None:
+                raise NoActiveThread()
+            ref = active
+        number = ref[2:] if ref[:2].upper() == "T-" else ref
+        thread = None
+        if number.isdigit():
+            thread = await self.store.get_thread_by_number(int(number))
+        if thread is None:
+            thread = await self.store.get_thread(ref)
+        if thread is None:
+            raise ThreadNotFound(ref)
+        return thread
+
+    async def next_unclaimed(self, department: str) -> Thread | None:
+        waiting = await self.store.list_threads(
+            department=department,
+            states=frozenset({ThreadState.NEW, ThreadState.TRANSFERRED}),
+        )
+        return next((t for t in waiting if t.owner is None and not t.spam), None)
+
+    # verbs ---------------------------------------------------------------------------------------
+    async def claim(self, thread_id: str, actor: Person, surface: str = "") -> Thread:
+        def mutate(t: Thread) -> Thread | None:
+            if t.owner is not None and t.owner.key == actor.key:
+                return None
+            if t.owner is not None:
+                raise AlreadyClaimed(t.owner.label, t.short_id)
+            self._allow(t, ThreadState.CLAIMED, "claim")
+            state = ThreadState.REPLIED if t.state is ThreadState.REPLIED else ThreadState.CLAIMED
+            return t.evolve(owner=actor, state=state)
+
+        return await self._act(thread_id, actor, surface, EventKind.CLAIMED, mutate)
+
+    async def release(self, thread_id: str, actor: Person, surface: str = "") -> Thread:
+        def mutate(t: Thread) -> Thread | None:
+            if t.owner is None:
+                return None
+            if t.owner.key != actor.key:
+                raise NotOwner(t.owner.label)
+            state = ThreadState.REPLIED if t.state is ThreadState.REPLIED else ThreadState.NEW
+            self._allow(t, state, "release")
+            return t.evolve(owner=None, state=state)
+
+        return await self._act(thread_id, actor, surface, EventKind.RELEASED, mutate)
+
+    async def take_over(self, thread_id: str, actor: Person, surface: str = "") -> Thread:
+        previous: list[str] = []
+
+        def mutate(t: Thread) -> Thread | None:
+            if t.owner is not None and t.owner.key == actor.key:
+                return None
+            self._allow(t, ThreadState.CLAIMED, "take over")
+            previous[:] = [t.owner.label] if t.owner else []
+            state = ThreadState.REPLIED if t.state is ThreadState.REPLIED else ThreadState.CLAIMED
+            return t.evolve(owner=actor, state=state)
+
+        return await self._act(
+            thread_id, actor, surface, EventKind.TAKEN_OVER, mutate, previous_owner=previous
+        )
+
+    async def note(self, thread_id: str, actor: Person, text: str, surface: str = "") -> None:
+        thread = await self._get(thread_id)
+        event = self._event(thread, EventKind.NOTE, actor, surface, text=text)
+        await self.store.append_event(event)
+        await self.store.set_active(actor.key, thread.id)
+
+    async def transfer(
+        self,
+        thread_id: str,
+        actor: Person,
+        department: str,
+        note: str = "",
+        *,
+        to_person: Person | None = None,
+        surface: str = "",
+    ) -> Thread:
+        target = self.directory.get(department)
+
+        def mutate(t: Thread) -> Thread | None:
+            self._allow(t, ThreadState.TRANSFERRED, "transfer")
+            self._owner_or_free(t, actor)
+            if target.name == t.department and to_person is None:
+                raise SwitchboardError(f"{t.short_id} is already in {target.label}.")
+            move = Transfer(
+                from_department=t.department,
+                to_department=target.name,
+                by=actor,
+                note=note,
+                to_person=to_person,
+                at=self.clock(),
+            )
+            return t.evolve(
+                department=target.name,
+                state=ThreadState.TRANSFERRED,
+                owner=to_person,
+                transfers=(*t.transfers, move),
+            )
+
+        return await self._act(
+            thread_id, actor, surface, EventKind.TRANSFERRED, mutate, to=target.name, note=note
+        )
+
+    async def send_back(
+        self, thread_id: str, actor: Person, note: str = "", surface: str = ""
+    ) -> Thread:
+        def mutate(t: Thread) -> Thread | None:
+            if not t.transfers:
+                raise NothingToSendBack(t.short_id)
+            self._allow(t, ThreadState.TRANSFERRED, "send back")
+            self._owner_or_free(t, actor)
+            last = t.transfers[-1]
+            move = Transfer(
+                from_department=t.department,
+                to_department=last.from_department,
+                by=actor,
+                note=note,
+                to_person=last.by,
+                at=self.clock(),
+                send_back=True,
+            )
+            return t.evolve(
+                department=last.from_department,
+                state=ThreadState.TRANSFERRED,
+                owner=last.by,
+                transfers=(*t.transfers, move),
+            )
+
+        return await self._act(thread_id, actor, surface, EventKind.SENT_BACK, mutate, note=note)
+
+    async def resolve(
+        self, thread_id: str, actor: Person, surface: str = "", *, spam: bool = False
+    ) -> Thread:
+        def mutate(t: Thread) -> Thread | None:
+            if t.state is ThreadState.RESOLVED and t.spam == spam:
+                return None
+            self._allow(t, ThreadState.RESOLVED, "resolve")
+            self._owner_or_free(t, actor)
+            return t.evolve(state=ThreadState.RESOLVED, resolved_at=self.clock(), spam=spam)
+
+        kind = EventKind.SPAM if spam else EventKind.RESOLVED
+        return await self._act(thread_id, actor, surface, kind, mutate)
+
+    # machinery ---------------------------------------------------------------------------------
+    @staticmethod
+    def _allow(thread: Thread, target: ThreadState, action: str) -> None:
+        if not can_move(thread.state, target):
+            raise InvalidTransition(thread.short_id, thread.state.value, action)
+
+    @staticmethod
+    def _owner_or_free(thread: Thread, actor: Person) -> None:
+        if thread.owner is not None and thread.owner.key != actor.key:
+            raise NotOwner(thread.owner.label)
+
+    async def _get(self, thread_id: str) -> Thread:
+        thread = await self.store.get_thread(thread_id)
+        if thread is None:
+            raise ThreadNotFound(thread_id)
+        return thread
+
+    def _event(
+        self, thread: Thread, kind: EventKind, actor: Person | None, surface: str, **data: Any
+    ) -> AuditEvent:
+        return AuditEvent(
+            id=new_id(),
+            thread_id=thread.id,
+            kind=kind,
+            actor=actor,
+            at=self.clock(),
+            surface=surface or (actor.surface if actor else ""),
+            data=data,
+        )
+
+    async def _act(
+        self,
+        thread_id: str,
+        actor: Person,
+        surface: str,
+        kind: EventKind,
+        mutate: Mutation,
+        **data: Any,
+    ) -> Thread:
+        changed = await self.change(thread_id, actor, surface, kind, mutate, **data)
+        await self.store.set_active(actor.key, thread_id)
+        return changed if changed is not None else await self._get(thread_id)
+
+    async def change(
+        self,
+        thread_id: str,
+        actor: Person | None,
+        surface: str,
+        kind: EventKind,
+        mutate: Mutation,
+        **data: Any,
+    ) -> Thread | None:
+        """Apply ``mutate`` with compare-and-set; None when it decided nothing changes."""
+        for _ in range(MAX_ATTEMPTS):
+            current = await self._get(thread_id)
+            proposed = mutate(current)
+            if proposed is None:
+                return None
+            proposed = proposed.model_copy(update={"updated_at": self.clock()})
+            event = self._event(current, kind, actor, surface, **data)
+            if await self.store.commit(proposed, current.version, event):
+                return proposed
+        raise SwitchboardError(f"{thread_id} is changing too fast; try again.")

@@ -1,0 +1,36 @@
+"""Handlers: one small, platform-free function per verb, dispatched in one place."""
+
+from __future__ import annotations
+
+from bot.actions import Verb
+from bot.errors import SwitchboardError
+from bot.interaction import Interaction, Response
+from handlers import claim, directory, note, reply, resolve, transfer
+from handlers.base import Context, Handler
+
+__all__ = ["HANDLERS", "Context", "dispatch"]
+
+HANDLERS: dict[Verb, Handler] = {
+    Verb.CLAIM: claim.claim,
+    Verb.RELEASE: claim.release,
+    Verb.TAKE_OVER: claim.take_over,
+    Verb.NOTE: note.note,
+    Verb.REPLY: reply.reply,
+    Verb.TRANSFER: transfer.transfer,
+    Verb.SEND_BACK: transfer.send_back,
+    Verb.RESOLVE: resolve.resolve,
+    Verb.SPAM: resolve.spam,
+    Verb.SHOW: directory.show,
+    Verb.DIRECTORY: directory.directory,
+    Verb.MINE: directory.mine,
+    Verb.QUEUE: directory.queue,
+    Verb.HELP: directory.help_,
+}
+
+
+async def dispatch(ctx: Context, interaction: Interaction) -> Response:
+    """Run the verb's handler; product errors become a private explanation."""
+    try:
+        return await HANDLERS[interaction.verb](ctx, interaction)
+    except SwitchboardError as exc:
+        return Response(exc.user_text(), ok=False)

@@ -1,0 +1,30 @@
+"""Claim (or pick up the next call in the queue), release, take over."""
+
+from __future__ import annotations
+
+from bot.interaction import Interaction, Response
+from handlers.base import Context, done, target
+
+
+async def claim(ctx: Context, interaction: Interaction) -> Response:
+    if interaction.thread_ref is None and interaction.channel_department:
+        waiting = await ctx.threads.next_unclaimed(interaction.channel_department)
+        if waiting is None:
+            return Response("Nothing is waiting in this queue.", ok=False)
+        ref = waiting.id
+    else:
+        ref = (await target(ctx, interaction)).id
+    thread = await ctx.threads.claim(ref, interaction.actor, interaction.surface)
+    return done(f"You have {thread.short_id}.", thread)
+
+
+async def release(ctx: Context, interaction: Interaction) -> Response:
+    thread = await target(ctx, interaction)
+    thread = await ctx.threads.release(thread.id, interaction.actor, interaction.surface)
+    return done(f"Released {thread.short_id}; it is back in the queue.", thread)
+
+
+async def take_over(ctx: Context, interaction: Interaction) -> Response:
+    thread = await target(ctx, interaction)
+    thread = await ctx.threads.take_over(thread.id, interaction.actor, interaction.surface)
+    return done(f"You took over {thread.short_id}.", thread)

@@ -1,0 +1,94 @@
+"""Read-only verbs: the directory, my threads, a queue, one thread, help."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.cards import age
+from bot.domain import Thread, ThreadState
+from bot.interaction import Interaction, Response
+from handlers.base import Context, target
+
+OPEN = frozenset(
+    {ThreadState.NEW, ThreadState.CLAIMED, ThreadState.REPLIED, ThreadState.TRANSFERRED}
+)
+HELP = """\
+claim [T-12]                  take a thread (no id: the oldest waiting in this queue)
+release [T-12]                put it back in the queue
+takeover [T-12]               take a thread someone else holds
+note [T-12] <text>            internal note (never public)
+reply [T-12] <text>           reply publicly on the network
+transfer [T-12] <dept> [note] move it to another department
+send-back [T-12] [note]       return it to the department it came from
+resolve [T-12]                close it (a follow-up from the author reopens it)
+spam [T-12]                   close it as spam
+show [T-12]                   the thread and its history
+directory                     departments, channels, who is on duty
+mine                          your open threads
+queue [dept]                  unclaimed threads, oldest first
+Without T-12 a command acts on your active thread (the last one you claimed or acted on)."""
+
+
+async def _line(ctx: Context, thread: Thread, now: datetime) -> str:
+    mentions = await ctx.threads.store.mentions(thread.id)
+    first = mentions[0]
+    snippet = " ".join(first.text.split())
+    if len(snippet) > 60:
+        snippet = snippet[:59] + "…"
+    owner = f" · {thread.owner.label}" if thread.owner else ""
+    return (
+        f"{thread.short_id} [{thread.department}] {thread.state.value}{owner} · "
+        f"{first.network} @{first.author.handle.lstrip('@')} · {age(first.created_at, now)} · "
+        f"{snippet}"
+    )
+
+
+async def directory(ctx: Context, interaction: Interaction) -> Response:
+    lines = ["Departments:"]
+    for dept in ctx.threads.directory:
+        where = [w for w in (dept.slack_channel, dept.teams_channel and "Teams") if w]
+        duty = ", ".join(dept.on_duty) or "nobody listed"
+        lines.append(
+            f"  {dept.name:<12} {dept.label} · {' + '.join(where) or 'no channel'} · "
+            f"on duty: {duty} · SLA {dept.sla_minutes} min · replies: {dept.reply_policy}"
+        )
+    return Response("\n".join(lines))
+
+
+async def mine(ctx: Context, interaction: Interaction) -> Response:
+    threads = await ctx.threads.store.list_threads(owner_key=interaction.actor.key, states=OPEN)
+    if not threads:
+        return Response("You have no open threads.")
+    now = ctx.threads.clock()
+    return Response("\n".join([await _line(ctx, t, now) for t in threads]))
+
+
+async def queue(ctx: Context, interaction: Interaction) -> Response:
+    department = interaction.department or interaction.channel_department
+    if department:
+        department = ctx.threads.directory.get(department).name
+    threads = await ctx.threads.store.list_threads(
+        department=department,
+        states=frozenset({ThreadState.NEW, ThreadState.TRANSFERRED, ThreadState.REPLIED}),
+    )
+    waiting = [t for t in threads if t.owner is None]
+    if not waiting:
+        return Response("Nothing is waiting.")
+    now = ctx.threads.clock()
+    return Response("\n".join([await _line(ctx, t, now) for t in waiting]))
+
+
+async def show(ctx: Context, interaction: Interaction) -> Response:
+    thread = await target(ctx, interaction)
+    now = ctx.threads.clock()
+    lines = [await _line(ctx, thread, now)]
+    for mention in await ctx.threads.store.mentions(thread.id):
+        lines.append(f"  @{mention.author.handle.lstrip('@')}: {mention.text}")
+    for event in await ctx.threads.store.events(thread.id):
+        who = event.actor.label if event.actor else "switchboard"
+        lines.append(f"  - {event.at:%H:%M} {event.kind.value} by {who} {event.data or ''}")
+    return Response("\n".join(lines), thread=thread)
+
+
+async def help_(ctx: Context, interaction: Interaction) -> Response:
+    return Response(HELP)
