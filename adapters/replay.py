@@ -8,6 +8,7 @@ allowed. The cursor is the index of the next item. Replies are kept per idempote
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from importlib import resources
@@ -29,6 +30,8 @@ class ReplaySettings(SourceSettings):
     poll_interval: float = Field(default=1.0, gt=0)
     replies_path: str = ""
     reply_limit: int = Field(default=500, gt=0)
+    delay: float = Field(default=0.0, ge=0)
+    """Seconds each fetch takes, to play a slow network."""
 
 
 def load_items(path: str) -> list[dict[str, Any]]:
@@ -79,6 +82,8 @@ class ReplaySource:
         return Mention(source=self.name, **fields)
 
     async def fetch(self, cursor: str | None) -> Batch:
+        if self.settings.delay:
+            await asyncio.sleep(self.settings.delay)
         start = int(cursor or 0)
         end = min(start + self.settings.batch_size, len(self._items))
         mentions = [self._mention(item) for item in self._items[start:end]]

@@ -54,10 +54,11 @@ class Switchboard:
         )
         self.replies = ReplyService(self.threads)
         self.context = Context(self.threads, self.replies)
+        lease = self.config.server.lease_seconds
         self.dispatcher = CardDispatcher(
-            self.store, self.config.departments, self.surfaces, by_name
+            self.store, self.config.departments, self.surfaces, by_name, lease_seconds=lease
         )
-        self.ingestor = Ingestor(self.threads, self.sources)
+        self.ingestor = Ingestor(self.threads, self.sources, lease_seconds=lease)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 

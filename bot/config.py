@@ -26,6 +26,8 @@ class StoreSettings(Section):
 class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    lease_seconds: float = Field(default=15.0, gt=0)
+    """How long a dead replica's source polls and card deliveries stay blocked."""
 
 
 class SlackSettings(Section):

@@ -160,9 +160,9 @@ class ThreadService:
         def mutate(t: Thread) -> Thread | None:
             if t.owner is not None and t.owner.key == actor.key:
                 return None
+            self._allow(t, ThreadState.CLAIMED, "claim")
             if t.owner is not None:
                 raise AlreadyClaimed(t.owner.label, t.short_id)
-            self._allow(t, ThreadState.CLAIMED, "claim")
             state = ThreadState.REPLIED if t.state is ThreadState.REPLIED else ThreadState.CLAIMED
             return t.evolve(owner=actor, state=state)
 
