@@ -55,7 +55,7 @@ class ReplyService:
             raise SwitchboardError("The reply is empty.")
         length = source.measure(text)
         if length > limit.limit:
-            raise ReplyTooLong(length, limit.limit, source.network)
+            raise ReplyTooLong(length, limit.limit, thread.network)
         return source
 
     async def reply(

@@ -1,0 +1,105 @@
+"""Every Redis key the store uses, built from one configurable prefix.
+
+Each kind of key has its own namespace word followed by ``:`` so no id (however hostile the
+text) can make one kind of key collide with another.
+"""
+
+from __future__ import annotations
+
+from bot.domain import ThreadState
+
+DEFAULT_PREFIX = "sb:"
+
+
+class Keys:
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        self.prefix = prefix
+
+    def _k(self, kind: str, ident: str = "") -> str:
+        return f"{self.prefix}{kind}:{ident}" if ident else f"{self.prefix}{kind}"
+
+    # threads: hash {doc, number, version, mention_count, state}
+    def thread(self, thread_id: str) -> str:
+        return self._k("thread", thread_id)
+
+    def thread_mentions(self, thread_id: str) -> str:
+        return self._k("thread_mentions", thread_id)
+
+    def thread_events(self, thread_id: str) -> str:
+        return self._k("thread_events", thread_id)
+
+    def thread_cards(self, thread_id: str) -> str:
+        return self._k("thread_cards", thread_id)
+
+    @property
+    def threads(self) -> str:
+        """Sorted set of every thread id, scored by thread number."""
+        return self._k("threads")
+
+    def threads_in(self, state: ThreadState) -> str:
+        """Sorted set of the thread ids in ``state``, scored by thread number."""
+        return self._k("threads_in", state.value)
+
+    @property
+    def thread_counter(self) -> str:
+        return self._k("counter", "thread")
+
+    # mentions: hash {doc, thread}; conversation -> thread id
+    def mention(self, key: str) -> str:
+        return self._k("mention", key)
+
+    def conversation(self, conversation: str) -> str:
+        return self._k("conversation", conversation)
+
+    # audit
+    @property
+    def events(self) -> str:
+        """Hash event id -> event JSON."""
+        return self._k("events")
+
+    @property
+    def audit(self) -> str:
+        """Sorted set of ``<seq>:<event id>`` scored by the event time in microseconds."""
+        return self._k("audit")
+
+    @property
+    def event_counter(self) -> str:
+        return self._k("counter", "event")
+
+    # outbox
+    @property
+    def outbox(self) -> str:
+        """Sorted set of item ids scored by the time (ms) they become visible."""
+        return self._k("outbox")
+
+    @property
+    def outbox_items(self) -> str:
+        return self._k("outbox_items")
+
+    @property
+    def outbox_counter(self) -> str:
+        return self._k("counter", "outbox")
+
+    # people, cards, sources
+    @property
+    def active(self) -> str:
+        return self._k("active")
+
+    @property
+    def cursors(self) -> str:
+        return self._k("cursors")
+
+    def lease(self, name: str) -> str:
+        return self._k("lease", name)
+
+    @property
+    def own_posts(self) -> str:
+        return self._k("own_posts")
+
+    # public replies: hash {doc, status, lease_until}
+    def reply(self, key: str) -> str:
+        return self._k("reply", key)
+
+    @property
+    def replies_pending(self) -> str:
+        return self._k("replies_pending")

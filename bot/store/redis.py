@@ -1,0 +1,381 @@
+"""The shared store: Redis, for several replicas. Multi-key steps are cached Lua scripts."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Coroutine, Iterable
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.domain import (
+    AuditEvent,
+    CardRef,
+    Mention,
+    OutboxItem,
+    ReplyRecord,
+    ReplyStatus,
+    Thread,
+    ThreadState,
+)
+from bot.errors import StoreError
+from bot.store import lua
+from bot.store.base import IngestOutcome, IngestStatus, Store
+from bot.store.codec import FIRST_THREAD_NUMBER, attached, dump, load_thread, micros
+from bot.store.keys import DEFAULT_PREFIX, Keys
+
+P = ParamSpec("P")
+T = TypeVar("T")
+STATES = tuple(ThreadState)
+THREAD_FIELDS = ("doc", "number", "version", "mention_count")
+MAX_RETRIES = 1000
+
+
+def _guarded(
+    fn: Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]]:
+    """Turn every library error into a StoreError that says where and why."""
+
+    async def wrapper(self: RedisStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(self, *args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreError(f"cannot reach Redis at {self.where}: {_reason(exc)}") from exc
+        except RedisError as exc:
+            raise StoreError(f"Redis at {self.where} failed: {exc}") from exc
+
+    functools.update_wrapper(wrapper, fn)
+    return wrapper
+
+
+def _reason(exc: BaseException) -> str:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno) if seen.errno > 0 else str(seen.strerror)
+        if isinstance(seen, TimeoutError):
+            return "timed out"
+        seen = seen.__cause__ or seen.__context__
+    return str(exc)
+
+
+class RedisStore(Store):
+    def __init__(self, client: Redis, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = client
+        self.keys = Keys(prefix)
+        opts = client.connection_pool.connection_kwargs
+        host, port = opts.get("host", "localhost"), opts.get("port", 6379)
+        self.where = str(opts.get("path") or f"{host}:{port}")
+        register = client.register_script
+        self._ingest = register(lua.INGEST)
+        self._commit = register(lua.COMMIT)
+        self._append = register(lua.APPEND_EVENT)
+        self._claim = register(lua.OUTBOX_CLAIM)
+        self._ack = register(lua.OUTBOX_ACK)
+        self._acquire = register(lua.ACQUIRE_LEASE)
+        self._release = register(lua.RELEASE_LEASE)
+        self._reply_begin = register(lua.REPLY_BEGIN)
+        self._reply_finish = register(lua.REPLY_FINISH)
+
+    @staticmethod
+    def from_url(url: str, prefix: str = DEFAULT_PREFIX) -> RedisStore:
+        """``redis://host:6379/0`` (or rediss://, unix://); every key starts with ``prefix``."""
+        client = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=5,
+            socket_timeout=10,
+            retry=Retry(NoBackoff(), 0),  # a lost reply must not run a script twice
+        )
+        return RedisStore(client, prefix)
+
+    # lifecycle ---------------------------------------------------------------------------
+    @_guarded
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    # helpers -----------------------------------------------------------------------------
+    def _event_io(self, event: AuditEvent, notify: bool) -> tuple[list[str], list[Any]]:
+        """The 7 keys and 5 arguments every event-writing script starts with."""
+        k = self.keys
+        keys = [k.events, k.thread_events(event.thread_id), k.audit, k.event_counter]
+        keys += [k.outbox, k.outbox_items, k.outbox_counter]
+        args = [event.id, dump(event), micros(event.at), event.thread_id, int(notify)]
+        return keys, args
+
+    async def _threads(self, ids: Iterable[str]) -> list[Thread]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for thread_id in ids:
+                pipe.hmget(self.keys.thread(thread_id), THREAD_FIELDS)
+            rows = await pipe.execute()
+        return [t for row in rows if (t := _thread(row)) is not None]
+
+    # threads and mentions ----------------------------------------------------------------
+    @_guarded
+    async def ingest_mention(
+        self, mention: Mention, new_thread: Thread, event: AuditEvent
+    ) -> IngestOutcome:
+        k, new = self.keys, new_thread
+        expected = _opt(await self.client.get(k.conversation(mention.conversation))) or ""
+        for _ in range(MAX_RETRIES):
+            target = expected or new.id
+            keys, args = self._event_io(attached(event, expected) if expected else event, True)
+            keys += [k.mention(mention.key), k.conversation(mention.conversation)]
+            keys += [k.thread(target), k.thread_mentions(target), k.threads]
+            keys += [k.threads_in(new.state), k.thread_counter]
+            args += [expected, mention.key, dump(mention), dump(new), new.version]
+            args += [new.mention_count, new.state.value, FIRST_THREAD_NUMBER, target]
+            status, *rest = (_opt(value) for value in await self._ingest(keys=keys, args=args))
+            if status == "retry":
+                expected = rest[0] or ""
+                continue
+            thread = (
+                await self.get_thread(rest[0] or "") if status == "duplicate" else _thread(rest)
+            )
+            if thread is None:
+                raise StoreError(f"the thread of mention {mention.key!r} is missing")
+            return IngestOutcome(IngestStatus(status or ""), thread)
+        raise StoreError(f"conversation {mention.conversation!r} kept changing; gave up")
+
+    @_guarded
+    async def get_thread(self, thread_id: str) -> Thread | None:
+        fields = await self.client.hmget(self.keys.thread(thread_id), THREAD_FIELDS)
+        return _thread([_opt(value) for value in fields])
+
+    @_guarded
+    async def get_thread_by_number(self, number: int) -> Thread | None:
+        ids = await self.client.zrangebyscore(self.keys.threads, number, number)
+        return await self.get_thread(_text(ids[0])) if ids else None
+
+    @_guarded
+    async def commit(
+        self, thread: Thread, expected_version: int, event: AuditEvent, *, notify: bool = True
+    ) -> bool:
+        if thread.version <= expected_version:
+            raise ValueError("commit needs a thread whose version is above expected_version")
+        keys, args = self._event_io(event, notify)
+        keys += [self.keys.thread(thread.id), *map(self.keys.threads_in, STATES)]
+        args += [expected_version, dump(thread), thread.version, thread.mention_count]
+        args += [thread.state.value, thread.id, *(state.value for state in STATES)]
+        return bool(await self._commit(keys=keys, args=args))
+
+    @_guarded
+    async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:
+        keys, args = self._event_io(event, notify)
+        await self._append(keys=keys, args=args)
+
+    @_guarded
+    async def mentions(self, thread_id: str) -> list[Mention]:
+        keys = _texts(await self.client.lrange(self.keys.thread_mentions(thread_id), 0, -1))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(self.keys.mention(key), "doc")
+            docs = await pipe.execute()
+        return [Mention.model_validate_json(doc) for doc in docs if doc is not None]
+
+    @_guarded
+    async def get_mention(self, key: str) -> Mention | None:
+        doc = await self.client.hget(self.keys.mention(key), "doc")
+        return Mention.model_validate_json(doc) if doc is not None else None
+
+    async def _events(self, ids: list[str]) -> list[AuditEvent]:
+        docs = await self.client.hmget(self.keys.events, ids) if ids else []
+        return [AuditEvent.model_validate_json(doc) for doc in docs if doc is not None]
+
+    @_guarded
+    async def events(self, thread_id: str) -> list[AuditEvent]:
+        ids = await self.client.lrange(self.keys.thread_events(thread_id), 0, -1)
+        return await self._events(_texts(ids))
+
+    @_guarded
+    async def get_event(self, event_id: str) -> AuditEvent | None:
+        doc = await self.client.hget(self.keys.events, event_id)
+        return AuditEvent.model_validate_json(doc) if doc is not None else None
+
+    @_guarded
+    async def audit(self, since: datetime | None = None) -> list[AuditEvent]:
+        low = micros(since) if since is not None else "-inf"
+        members = await self.client.zrangebyscore(self.keys.audit, low, "+inf")
+        return await self._events([m.split(":", 1)[1] for m in _texts(members)])
+
+    @_guarded
+    async def list_threads(
+        self,
+        *,
+        department: str | None = None,
+        states: frozenset[ThreadState] | None = None,
+        owner_key: str | None = None,
+    ) -> list[Thread]:
+        if states is None:
+            ids = _texts(await self.client.zrange(self.keys.threads, 0, -1))
+        else:
+            ids = []
+            for state in states:
+                ids += _texts(await self.client.zrange(self.keys.threads_in(state), 0, -1))
+        threads = [
+            t
+            for t in await self._threads(ids)
+            if (department is None or t.department == department)
+            and (states is None or t.state in states)
+            and (owner_key is None or (t.owner is not None and t.owner.key == owner_key))
+        ]
+        return sorted(threads, key=lambda t: t.number)
+
+    # who is on which call -------------------------------------------------------------------
+    @_guarded
+    async def set_active(self, person_key: str, thread_id: str) -> None:
+        await self.client.hset(self.keys.active, person_key, thread_id)
+
+    @_guarded
+    async def get_active(self, person_key: str) -> str | None:
+        return _opt(await self.client.hget(self.keys.active, person_key))
+
+    # cards ------------------------------------------------------------------------------
+    @_guarded
+    async def set_card_ref(self, thread_id: str, key: str, ref: CardRef) -> None:
+        await self.client.hset(self.keys.thread_cards(thread_id), key, dump(ref))
+
+    @_guarded
+    async def card_refs(self, thread_id: str) -> dict[str, CardRef]:
+        refs = await self.client.hgetall(self.keys.thread_cards(thread_id))
+        return {_text(key): CardRef.model_validate_json(doc) for key, doc in refs.items()}
+
+    @_guarded
+    async def outbox_claim(self, lease_seconds: float) -> OutboxItem | None:
+        doc = await self._claim(
+            keys=[self.keys.outbox, self.keys.outbox_items], args=[lease_seconds * 1000]
+        )
+        return OutboxItem.model_validate_json(doc) if doc else None
+
+    @_guarded
+    async def outbox_ack(self, item_id: str) -> None:
+        await self._ack(keys=[self.keys.outbox, self.keys.outbox_items], args=[item_id])
+
+    @_guarded
+    async def outbox_size(self) -> int:
+        return int(await self.client.zcard(self.keys.outbox))
+
+    # sources ------------------------------------------------------------------------------
+    @_guarded
+    async def get_cursor(self, source: str) -> str | None:
+        return _opt(await self.client.hget(self.keys.cursors, source))
+
+    @_guarded
+    async def set_cursor(self, source: str, cursor: str | None) -> None:
+        if cursor is None:
+            await self.client.hdel(self.keys.cursors, source)
+        else:
+            await self.client.hset(self.keys.cursors, source, cursor)
+
+    @_guarded
+    async def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        ttl_ms = max(1, round(ttl_seconds * 1000))
+        return bool(await self._acquire(keys=[self.keys.lease(name)], args=[holder, ttl_ms]))
+
+    @_guarded
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._release(keys=[self.keys.lease(name)], args=[holder])
+
+    @_guarded
+    async def mark_own_post(self, source: str, external_id: str) -> None:
+        await self.client.sadd(self.keys.own_posts, f"{source}\x1f{external_id}")
+
+    @_guarded
+    async def is_own_post(self, source: str, external_id: str) -> bool:
+        member = f"{source}\x1f{external_id}"
+        return bool(await self.client.sismember(self.keys.own_posts, member))
+
+    # public replies -------------------------------------------------------------------------
+    @_guarded
+    async def reply_begin(
+        self, record: ReplyRecord, lease_seconds: float
+    ) -> tuple[ReplyRecord, bool]:
+        fresh = record.model_copy(update={"status": ReplyStatus.PENDING})
+        doc, owned = await self._reply_begin(
+            keys=[self.keys.reply(record.key), self.keys.replies_pending],
+            args=[
+                record.key,
+                dump(fresh),
+                lease_seconds * 1000,
+                ReplyStatus.PENDING.value,
+                ReplyStatus.FAILED.value,
+            ],
+        )
+        return ReplyRecord.model_validate_json(doc), bool(owned)
+
+    @_guarded
+    async def reply_finish(
+        self,
+        key: str,
+        status: ReplyStatus,
+        *,
+        external_id: str = "",
+        url: str = "",
+        error: str = "",
+    ) -> ReplyRecord:
+        changes: dict[str, Any] = {
+            "status": status,
+            "external_id": external_id,
+            "url": url,
+            "error": error,
+        }
+        for _ in range(MAX_RETRIES):
+            doc = await self.client.hget(self.keys.reply(key), "doc")
+            if doc is None:
+                break
+            done = ReplyRecord.model_validate_json(doc).model_copy(update=changes)
+            written = await self._reply_finish(
+                keys=[self.keys.reply(key), self.keys.replies_pending],
+                args=[key, doc, dump(done), status.value, ReplyStatus.PENDING.value],
+            )
+            if written == 1:
+                return done
+            if written == -1:
+                break
+        else:
+            raise StoreError(f"reply {key!r} kept changing; gave up finishing it")
+        raise StoreError(f"no reply recorded under {key!r}")
+
+    @_guarded
+    async def get_reply(self, key: str) -> ReplyRecord | None:
+        doc = await self.client.hget(self.keys.reply(key), "doc")
+        return ReplyRecord.model_validate_json(doc) if doc is not None else None
+
+    @_guarded
+    async def pending_replies(self) -> list[ReplyRecord]:
+        keys = sorted(_texts(await self.client.smembers(self.keys.replies_pending)))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(self.keys.reply(key), "doc")
+            docs = await pipe.execute()
+        records = [ReplyRecord.model_validate_json(doc) for doc in docs if doc is not None]
+        return sorted(records, key=lambda r: r.created_at)
+
+
+def _thread(fields: list[str | None]) -> Thread | None:
+    doc, number, version, count = fields
+    if doc is None or number is None or version is None or count is None:
+        return None
+    return load_thread(doc, number=int(number), version=int(version), mention_count=int(count))
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _texts(values: Iterable[object]) -> list[str]:
+    return [_text(value) for value in values]

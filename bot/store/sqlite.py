@@ -1,0 +1,395 @@
+"""The embedded store: one SQLite file in WAL mode, for a single process.
+
+One connection lives in one worker thread; every store method runs one function there inside
+one transaction, so each method is atomic and the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from bot.domain import (
+    AuditEvent,
+    CardRef,
+    Mention,
+    OutboxItem,
+    ReplyRecord,
+    ReplyStatus,
+    Thread,
+    ThreadState,
+)
+from bot.errors import StoreError
+from bot.store.base import IngestOutcome, IngestStatus, Store
+from bot.store.codec import FIRST_THREAD_NUMBER, attach_to, attached, dump, micros, owner_key
+from bot.store.sqlite_schema import open_database, sqlite_path
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+Conn = sqlite3.Connection
+
+UPDATE_THREAD = (
+    "UPDATE threads SET version = :version, department = :department, state = :state,"
+    " owner_key = :owner_key, doc = :doc WHERE id = :id AND version = :expected"
+)
+INSERT_THREAD = (
+    "INSERT INTO threads (id, number, version, department, state, owner_key, doc)"
+    " VALUES (:id, :number, :version, :department, :state, :owner_key, :doc)"
+)
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._conn: Conn | None = None
+        self._closed = False
+
+    @staticmethod
+    def from_url(url: str) -> SQLiteStore:
+        """``sqlite:///relative/file``, ``sqlite:////absolute/file`` or ``sqlite:///:memory:``."""
+        return SQLiteStore(sqlite_path(url))
+
+    # plumbing (runs in the worker thread) ------------------------------------------------
+    def _connect(self) -> Conn:
+        if self._conn is None:
+            self._conn = open_database(self.path)
+        return self._conn
+
+    def _transaction(self, fn: Callable[[Conn], T], write: bool) -> T:
+        try:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+
+    async def _run(self, fn: Callable[[Conn], T], *, write: bool = True) -> T:
+        if self._closed:
+            raise StoreError(f"SQLite store {self.path} is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, fn, write)
+
+    async def _write(self, sql: str, *args: Any) -> None:
+        await self._run(lambda c: c.execute(sql, args))
+
+    async def _value(self, sql: str, *args: Any) -> Any:
+        return await self._run(lambda c: _one(c, sql, *args), write=False)
+
+    async def _model(self, model: type[M], sql: str, *args: Any) -> M | None:
+        doc = await self._value(sql, *args)
+        return None if doc is None else model.model_validate_json(doc)
+
+    async def _models(self, model: type[M], sql: str, *args: Any) -> list[M]:
+        docs = await self._run(lambda c: [r[0] for r in c.execute(sql, args)], write=False)
+        return [model.model_validate_json(doc) for doc in docs]
+
+    # lifecycle ---------------------------------------------------------------------------
+    async def ping(self) -> None:
+        await self._value("SELECT 1")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def shut() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, shut)
+        self._executor.shutdown(wait=True)
+
+    # threads and mentions ----------------------------------------------------------------
+    async def ingest_mention(
+        self, mention: Mention, new_thread: Thread, event: AuditEvent
+    ) -> IngestOutcome:
+        def run(c: Conn) -> IngestOutcome:
+            known = _one(c, "SELECT thread_id FROM mentions WHERE key = ?", mention.key)
+            if known is not None and (thread := _thread(c, known)):
+                return IngestOutcome(IngestStatus.DUPLICATE, thread)
+            sql = "SELECT thread_id FROM conversations WHERE conversation = ?"
+            conv = _one(c, sql, mention.conversation)
+            if conv is not None and (existing := _thread(c, conv)):
+                thread, status = attach_to(existing), IngestStatus.ATTACHED
+                c.execute(UPDATE_THREAD, {**_row(thread), "expected": existing.version})
+                event_now = attached(event, thread.id)
+            else:
+                top = _one(c, "SELECT MAX(number) FROM threads")
+                number = FIRST_THREAD_NUMBER if top is None else top + 1
+                thread, status = (
+                    new_thread.model_copy(update={"number": number}),
+                    IngestStatus.CREATED,
+                )
+                c.execute(INSERT_THREAD, _row(thread))
+                c.execute(
+                    "INSERT OR REPLACE INTO conversations (conversation, thread_id) VALUES (?, ?)",
+                    (mention.conversation, thread.id),
+                )
+                event_now = event
+            c.execute(
+                "INSERT INTO mentions (key, thread_id, doc) VALUES (?, ?, ?)",
+                (mention.key, thread.id, dump(mention)),
+            )
+            _append(c, event_now, True)
+            return IngestOutcome(status, thread)
+
+        return await self._run(run)
+
+    async def get_thread(self, thread_id: str) -> Thread | None:
+        return await self._model(Thread, "SELECT doc FROM threads WHERE id = ?", thread_id)
+
+    async def get_thread_by_number(self, number: int) -> Thread | None:
+        return await self._model(Thread, "SELECT doc FROM threads WHERE number = ?", number)
+
+    async def commit(
+        self, thread: Thread, expected_version: int, event: AuditEvent, *, notify: bool = True
+    ) -> bool:
+        if thread.version <= expected_version:
+            raise ValueError("commit needs a thread whose version is above expected_version")
+
+        def run(c: Conn) -> bool:
+            cursor = c.execute(UPDATE_THREAD, {**_row(thread), "expected": expected_version})
+            if cursor.rowcount != 1:
+                return False
+            _append(c, event, notify)
+            return True
+
+        return await self._run(run)
+
+    async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:
+        await self._run(lambda c: _append(c, event, notify))
+
+    async def mentions(self, thread_id: str) -> list[Mention]:
+        sql = "SELECT doc FROM mentions WHERE thread_id = ? ORDER BY seq"
+        return await self._models(Mention, sql, thread_id)
+
+    async def get_mention(self, key: str) -> Mention | None:
+        return await self._model(Mention, "SELECT doc FROM mentions WHERE key = ?", key)
+
+    async def events(self, thread_id: str) -> list[AuditEvent]:
+        sql = "SELECT doc FROM events WHERE thread_id = ? ORDER BY seq"
+        return await self._models(AuditEvent, sql, thread_id)
+
+    async def get_event(self, event_id: str) -> AuditEvent | None:
+        return await self._model(AuditEvent, "SELECT doc FROM events WHERE id = ?", event_id)
+
+    async def audit(self, since: datetime | None = None) -> list[AuditEvent]:
+        start = micros(since) if since is not None else None
+        sql = "SELECT doc FROM events WHERE ? IS NULL OR at_us >= ? ORDER BY at_us, seq"
+        return await self._models(AuditEvent, sql, start, start)
+
+    async def list_threads(
+        self,
+        *,
+        department: str | None = None,
+        states: frozenset[ThreadState] | None = None,
+        owner_key: str | None = None,
+    ) -> list[Thread]:
+        where: list[str] = ["1"]
+        args: list[Any] = []
+        if department is not None:
+            where.append("department = ?")
+            args.append(department)
+        if states is not None:
+            where.append(f"state IN ({', '.join('?' * len(states)) or 'NULL'})")
+            args.extend(sorted(s.value for s in states))
+        if owner_key is not None:
+            where.append("owner_key = ?")
+            args.append(owner_key)
+        sql = f"SELECT doc FROM threads WHERE {' AND '.join(where)} ORDER BY number"
+        return await self._models(Thread, sql, *args)
+
+    # who is on which call -------------------------------------------------------------------
+    async def set_active(self, person_key: str, thread_id: str) -> None:
+        sql = "INSERT OR REPLACE INTO active (person_key, thread_id) VALUES (?, ?)"
+        await self._write(sql, person_key, thread_id)
+
+    async def get_active(self, person_key: str) -> str | None:
+        return _text(
+            await self._value("SELECT thread_id FROM active WHERE person_key = ?", person_key)
+        )
+
+    # cards ------------------------------------------------------------------------------
+    async def set_card_ref(self, thread_id: str, key: str, ref: CardRef) -> None:
+        sql = "INSERT OR REPLACE INTO cards (thread_id, key, doc) VALUES (?, ?, ?)"
+        await self._write(sql, thread_id, key, dump(ref))
+
+    async def card_refs(self, thread_id: str) -> dict[str, CardRef]:
+        sql = "SELECT key, doc FROM cards WHERE thread_id = ?"
+        rows = await self._run(lambda c: c.execute(sql, (thread_id,)).fetchall(), write=False)
+        return {key: CardRef.model_validate_json(doc) for key, doc in rows}
+
+    async def outbox_claim(self, lease_seconds: float) -> OutboxItem | None:
+        def run(c: Conn) -> OutboxItem | None:
+            now = time.time()
+            row = c.execute(
+                "SELECT seq, id, thread_id, event_id FROM outbox WHERE visible_at <= ?"
+                " ORDER BY visible_at, seq LIMIT 1",
+                (now,),
+            ).fetchone()
+            if row is None:
+                return None
+            sql = "UPDATE outbox SET visible_at = ? WHERE seq = ?"
+            c.execute(sql, (now + lease_seconds, row[0]))
+            return OutboxItem(id=row[1], thread_id=row[2], event_id=row[3])
+
+        return await self._run(run)
+
+    async def outbox_ack(self, item_id: str) -> None:
+        await self._write("DELETE FROM outbox WHERE id = ?", item_id)
+
+    async def outbox_size(self) -> int:
+        return int(await self._value("SELECT COUNT(*) FROM outbox"))
+
+    # sources ------------------------------------------------------------------------------
+    async def get_cursor(self, source: str) -> str | None:
+        return _text(await self._value("SELECT cursor FROM cursors WHERE source = ?", source))
+
+    async def set_cursor(self, source: str, cursor: str | None) -> None:
+        if cursor is None:
+            await self._write("DELETE FROM cursors WHERE source = ?", source)
+        else:
+            sql = "INSERT OR REPLACE INTO cursors (source, cursor) VALUES (?, ?)"
+            await self._write(sql, source, cursor)
+
+    async def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        def run(c: Conn) -> bool:
+            now = time.time()
+            sql = "SELECT holder, expires_at FROM leases WHERE name = ?"
+            row = c.execute(sql, (name,)).fetchone()
+            if row is not None and row[0] != holder and row[1] > now:
+                return False
+            c.execute(
+                "INSERT OR REPLACE INTO leases (name, holder, expires_at) VALUES (?, ?, ?)",
+                (name, holder, now + ttl_seconds),
+            )
+            return True
+
+        return await self._run(run)
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._write("DELETE FROM leases WHERE name = ? AND holder = ?", name, holder)
+
+    async def mark_own_post(self, source: str, external_id: str) -> None:
+        sql = "INSERT OR IGNORE INTO own_posts (source, external_id) VALUES (?, ?)"
+        await self._write(sql, source, external_id)
+
+    async def is_own_post(self, source: str, external_id: str) -> bool:
+        sql = "SELECT 1 FROM own_posts WHERE source = ? AND external_id = ?"
+        return await self._value(sql, source, external_id) is not None
+
+    # public replies -------------------------------------------------------------------------
+    async def reply_begin(
+        self, record: ReplyRecord, lease_seconds: float
+    ) -> tuple[ReplyRecord, bool]:
+        fresh = record.model_copy(update={"status": ReplyStatus.PENDING})
+        row = (fresh.status.value, dump(fresh), fresh.key)
+
+        def run(c: Conn) -> tuple[ReplyRecord, bool]:
+            now = time.time()
+            sql = "SELECT doc, lease_until FROM replies WHERE key = ?"
+            found = c.execute(sql, (record.key,)).fetchone()
+            if found is None:
+                c.execute(
+                    "INSERT INTO replies (status, doc, key, lease_until) VALUES (?, ?, ?, ?)",
+                    (*row, now + lease_seconds),
+                )
+                return fresh, True
+            stored = ReplyRecord.model_validate_json(found[0])
+            expired = stored.status is ReplyStatus.PENDING and found[1] <= now
+            if stored.status is not ReplyStatus.FAILED and not expired:
+                return stored, False
+            c.execute(
+                "UPDATE replies SET status = ?, doc = ?, lease_until = ? WHERE key = ?",
+                (row[0], row[1], now + lease_seconds, row[2]),
+            )
+            return fresh, True
+
+        return await self._run(run)
+
+    async def reply_finish(
+        self,
+        key: str,
+        status: ReplyStatus,
+        *,
+        external_id: str = "",
+        url: str = "",
+        error: str = "",
+    ) -> ReplyRecord:
+        changes = {"status": status, "external_id": external_id, "url": url, "error": error}
+
+        def run(c: Conn) -> ReplyRecord:
+            doc = _one(c, "SELECT doc FROM replies WHERE key = ?", key)
+            if doc is None:
+                raise StoreError(f"no reply recorded under {key!r}")
+            done = ReplyRecord.model_validate_json(doc).model_copy(update=changes)
+            c.execute(
+                "UPDATE replies SET status = ?, lease_until = 0, doc = ? WHERE key = ?",
+                (status.value, dump(done), key),
+            )
+            return done
+
+        return await self._run(run)
+
+    async def get_reply(self, key: str) -> ReplyRecord | None:
+        return await self._model(ReplyRecord, "SELECT doc FROM replies WHERE key = ?", key)
+
+    async def pending_replies(self) -> list[ReplyRecord]:
+        sql = "SELECT doc FROM replies WHERE status = ? ORDER BY seq"
+        records = await self._models(ReplyRecord, sql, ReplyStatus.PENDING.value)
+        return sorted(records, key=lambda r: r.created_at)
+
+
+def _one(c: Conn, sql: str, *args: Any) -> Any:
+    row = c.execute(sql, args).fetchone()
+    return None if row is None else row[0]
+
+
+def _thread(c: Conn, thread_id: str) -> Thread | None:
+    doc = _one(c, "SELECT doc FROM threads WHERE id = ?", thread_id)
+    return None if doc is None else Thread.model_validate_json(doc)
+
+
+def _row(thread: Thread) -> dict[str, Any]:
+    return {
+        "id": thread.id,
+        "number": thread.number,
+        "version": thread.version,
+        "department": thread.department,
+        "state": thread.state.value,
+        "owner_key": owner_key(thread.owner),
+        "doc": dump(thread),
+    }
+
+
+def _append(c: Conn, event: AuditEvent, notify: bool) -> None:
+    c.execute(
+        "INSERT INTO events (id, thread_id, at_us, doc) VALUES (?, ?, ?, ?)",
+        (event.id, event.thread_id, micros(event.at), dump(event)),
+    )
+    if notify:
+        c.execute(
+            "INSERT INTO outbox (id, thread_id, event_id, visible_at) VALUES (?, ?, ?, ?)",
+            (uuid.uuid4().hex, event.thread_id, event.id, time.time()),
+        )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,82 @@
+"""The SQLite schema, versioned with ``PRAGMA user_version``, and how a database is opened."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from bot.errors import ConfigError, StoreError
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE threads (
+    id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, version INTEGER NOT NULL,
+    department TEXT NOT NULL, state TEXT NOT NULL, owner_key TEXT, doc TEXT NOT NULL);
+CREATE INDEX threads_by_state ON threads (state, number);
+CREATE TABLE conversations (conversation TEXT PRIMARY KEY, thread_id TEXT NOT NULL);
+CREATE TABLE mentions (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, thread_id TEXT NOT NULL,
+    doc TEXT NOT NULL);
+CREATE INDEX mentions_by_thread ON mentions (thread_id, seq);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, thread_id TEXT NOT NULL,
+    at_us INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX events_by_thread ON events (thread_id, seq);
+CREATE INDEX events_by_time ON events (at_us, seq);
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, thread_id TEXT NOT NULL,
+    event_id TEXT NOT NULL, visible_at REAL NOT NULL);
+CREATE INDEX outbox_by_visibility ON outbox (visible_at, seq);
+CREATE TABLE active (person_key TEXT PRIMARY KEY, thread_id TEXT NOT NULL);
+CREATE TABLE cards (
+    thread_id TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (thread_id, key));
+CREATE TABLE cursors (source TEXT PRIMARY KEY, cursor TEXT NOT NULL);
+CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE own_posts (
+    source TEXT NOT NULL, external_id TEXT NOT NULL, PRIMARY KEY (source, external_id));
+CREATE TABLE replies (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+    lease_until REAL NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX replies_by_status ON replies (status, seq);
+"""
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///relative/file``, ``sqlite:////absolute/file`` or ``sqlite:///:memory:``."""
+    head = "sqlite:///"
+    path = url[len(head) :] if url[: len(head)].lower() == head else ""
+    if not path:
+        raise ConfigError(
+            f"store.url: {url!r} is not a SQLite URL; use sqlite:///relative/file.sqlite3, "
+            "sqlite:////absolute/file.sqlite3 or sqlite:///:memory:"
+        )
+    return path if path == ":memory:" else os.path.expanduser(path)
+
+
+def open_database(path: str) -> sqlite3.Connection:
+    """Open (creating or upgrading) the database: WAL, full sync, explicit transactions."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if path != ":memory:" and not os.path.isdir(folder):
+        raise StoreError(f"cannot open SQLite store {path}: no directory {folder}")
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("BEGIN IMMEDIATE")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"SQLite store {path} has schema version {version}; this build "
+                f"knows up to {SCHEMA_VERSION}. Upgrade social-switchboard."
+            )
+        if version == 0:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,81 @@
+"""Ingest supervision: backoff, health, one poller per source, echo filtering."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from adapters.replay import ReplaySettings, ReplaySource
+from bot.errors import SourceError
+from bot.ingest import Ingestor
+from bot.ports import Batch
+from tests.boards import board_for, mention_item, real_store, write_items
+
+
+class StormySource(ReplaySource):
+    """A replay source whose network answers 429 a few times before it recovers."""
+
+    def __init__(self, settings: ReplaySettings, storms: int) -> None:
+        super().__init__(settings)
+        self.storms = storms
+        self.calls = 0
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        self.calls += 1
+        if self.storms:
+            self.storms -= 1
+            raise SourceError("429 Too Many Requests", retry_after=0.02)
+        return await super().fetch(cursor)
+
+
+async def test_a_storm_slows_the_poller_and_loses_nothing(tmp_path: Path) -> None:
+    items = write_items(tmp_path / "i.json", [mention_item(n) for n in range(25)])
+    async with real_store("sqlite", tmp_path) as store:
+        board = board_for(store, items)
+        settings = ReplaySettings(name="stormy", type="replay", path=str(items), batch_size=10)
+        stormy = StormySource(settings, storms=4)
+        ingestor = Ingestor(board.threads, [stormy, board.sources[0]])
+        stop = asyncio.Event()
+        task = asyncio.create_task(ingestor.run(stop))
+        failing_seen = False
+        for _ in range(200):
+            failing_seen = failing_seen or ingestor.health["stormy"].failing
+            if ingestor.health["stormy"].stored == 25 and ingestor.health["sample"].stored == 25:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await task
+        assert failing_seen
+        assert not ingestor.health["stormy"].failing
+        assert stormy.calls == 4 + 3
+        assert await store.get_cursor("stormy") == "25"
+        threads = await store.list_threads()
+        assert len(threads) == 50
+
+
+async def test_only_one_replica_polls_a_source(tmp_path: Path) -> None:
+    items = write_items(tmp_path / "i.json", [mention_item(n) for n in range(5)])
+    async with real_store("redis", tmp_path) as store:
+        one, two = board_for(store, items), board_for(store, items)
+        settings = ReplaySettings(name="shared", type="replay", path=str(items))
+        sources = [StormySource(settings, storms=0), StormySource(settings, storms=0)]
+        replicas = [
+            Ingestor(one.threads, [sources[0]], lease_seconds=5),
+            Ingestor(two.threads, [sources[1]], lease_seconds=5),
+        ]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(r.run(stop)) for r in replicas]
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*tasks)
+        assert sorted(s.calls > 0 for s in sources) == [False, True]
+        assert len(await store.list_threads()) == 5
+
+
+async def test_our_own_posts_never_come_back(tmp_path: Path) -> None:
+    items = write_items(tmp_path / "i.json", [mention_item(1), mention_item(2)])
+    async with real_store("sqlite", tmp_path) as store:
+        board = board_for(store, items)
+        await store.mark_own_post("sample", "m-2")
+        await board.ingestor.poll_once(board.sources[0])
+        assert [t.short_id for t in await store.list_threads()] == ["T-1001"]
