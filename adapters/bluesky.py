@@ -1,0 +1,344 @@
+"""Bluesky (atproto): mentions and replies from notifications, replies as posts.
+
+* Session: ``com.atproto.server.createSession`` (handle + app password) once; when the access
+  JWT expires (``ExpiredToken``) ``com.atproto.server.refreshSession`` with the refresh JWT,
+  logging in again only if the refresh fails (login is tightly rate-limited).
+* Fetch: ``app.bsky.notification.listNotifications`` pages backwards from the newest item. The
+  cursor is ours: the newest ``indexedAt`` seen and the uris indexed at that instant. Paging stops
+  at the first item at or before it (``max_pages`` bounds a long absence, with a warning). Reasons
+  ``mention`` and ``reply`` are kept. The first poll takes the newest page only.
+* Conversation key: the thread root uri (``record.reply.root``, else the post itself).
+* Reply: ``com.atproto.repo.createRecord`` of an ``app.bsky.feed.post`` with ``reply.root`` and
+  ``reply.parent`` strong refs and facets (mentions resolved to DIDs, links) at UTF-8 byte
+  offsets. The record key is a TID derived from the idempotency key; before posting, and after
+  any failed attempt, ``com.atproto.repo.getRecord`` tells whether that post already exists.
+* Length: 300 graphemes (and at most 3000 bytes of UTF-8, the lexicon's maxLength).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from adapters.atproto import cursor_key, facet, is_old, next_cursor, post_text, record_key
+from adapters.base import SourceSettings
+from adapters.http import HttpClient, HttpStatusError, NetworkError, Params
+from adapters.support import (
+    MALFORMED,
+    coerce_settings,
+    explain_check_error,
+    log_malformed,
+    parse_time,
+    text_field,
+)
+from adapters.text import clean_text, find_links, grapheme_count, utf8_span
+from bot.domain import Author, Mention, ReplyResult
+from bot.errors import ReplyTooLong, SourceError
+from bot.ports import Batch, ReplyLimit
+
+log = logging.getLogger(__name__)
+
+POST = "app.bsky.feed.post"
+LIMIT = 300
+MAX_BYTES = 3000
+REASONS = ("mention", "reply")
+_MENTION = re.compile(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9][a-zA-Z0-9.-]*[a-zA-Z0-9])")
+_HANDLE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$")
+
+
+class BlueskySettings(SourceSettings):
+    """``type: bluesky``: the account handle and an app password (Settings > App passwords)."""
+
+    base_url: str = "https://bsky.social"
+    handle: str = Field(min_length=1)
+    app_password: str = Field(min_length=1)
+    page_size: int = Field(default=50, ge=1, le=100)
+    max_pages: int = Field(default=10, ge=1)
+    langs: tuple[str, ...] = ()
+
+
+class BlueskySource:
+    """Mentions of and replies to one Bluesky account."""
+
+    settings_model: ClassVar[type[SourceSettings]] = BlueskySettings
+    network = "bluesky"
+
+    def __init__(self, settings: BlueskySettings, *, http: HttpClient | None = None) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.poll_interval = settings.poll_interval
+        self.base_url = settings.base_url.rstrip("/")
+        self.http = http or HttpClient(self.base_url, label=f"bluesky {settings.name}")
+        self.session: dict[str, Any] | None = None
+        self._session_lock = asyncio.Lock()
+        self._malformed: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> BlueskySource:
+        return cls(coerce_settings(BlueskySettings, settings))
+
+    def reply_limit(self) -> ReplyLimit:
+        return ReplyLimit(LIMIT, "graphemes")
+
+    def measure(self, text: str) -> int:
+        return grapheme_count(text)
+
+    # ------------------------------------------------------------ session
+
+    async def _login(self) -> dict[str, Any]:
+        body = {"identifier": self.settings.handle, "password": self.settings.app_password}
+        session = await self.http.post_json("/xrpc/com.atproto.server.createSession", json=body)
+        if not isinstance(session, dict) or not session.get("accessJwt") or not session.get("did"):
+            raise SourceError(f"bluesky {self.name}: createSession returned no session")
+        self.session = session
+        return session
+
+    async def _refresh(self, stale: str) -> None:
+        """Replace the expired access JWT ``stale`` (once, however many callers saw it)."""
+        async with self._session_lock:
+            if self.session is None or self.session["accessJwt"] != stale:
+                return
+            try:
+                session = await self.http.post_json(
+                    "/xrpc/com.atproto.server.refreshSession",
+                    headers={"Authorization": f"Bearer {self.session['refreshJwt']}"},
+                )
+            except HttpStatusError as exc:
+                if exc.status not in (400, 401):
+                    raise
+                log.info("bluesky %s: refresh refused (%s); logging in again", self.name, exc)
+                await self._login()
+                return
+            if not isinstance(session, dict) or not session.get("accessJwt"):
+                raise SourceError(f"bluesky {self.name}: refreshSession returned no session")
+            self.session = {**self.session, **session}
+
+    async def _me(self) -> dict[str, Any]:
+        if self.session is None:
+            async with self._session_lock:
+                if self.session is None:
+                    await self._login()
+        assert self.session is not None
+        return self.session
+
+    async def _xrpc(
+        self, method: str, nsid: str, *, params: Params | None = None, json: Any = None
+    ) -> Any:
+        """Call ``nsid`` with the access JWT, refreshing it once when it has expired."""
+        for attempt in (1, 2):
+            session = await self._me()
+            auth = {"Authorization": f"Bearer {session['accessJwt']}"}
+            try:
+                response = await self.http.request(
+                    method, f"/xrpc/{nsid}", params=params, json=json, headers=auth
+                )
+            except HttpStatusError as exc:
+                expired = exc.error_field("error") in ("ExpiredToken", "InvalidToken")
+                if attempt == 1 and exc.status in (400, 401) and expired:
+                    await self._refresh(session["accessJwt"])
+                    continue
+                raise
+            return response.json() if response.body.strip() else None
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------ fetch
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        me = await self._me()
+        stop = cursor_key(cursor)
+        items: list[Any] = []
+        api_cursor: str | None = None
+        reached = stop is None
+        for _ in range(self.settings.max_pages if stop else 1):
+            params: list[tuple[str, str | int]] = [("limit", self.settings.page_size)]
+            params += [("reasons", reason) for reason in REASONS]
+            if api_cursor:
+                params.append(("cursor", api_cursor))
+            page = await self._xrpc("GET", "app.bsky.notification.listNotifications", params=params)
+            notifications = page.get("notifications") if isinstance(page, dict) else None
+            if not isinstance(notifications, list):
+                raise SourceError(f"bluesky {self.name}: listNotifications answer has no list")
+            for item in notifications:
+                if stop is not None and is_old(item, stop):
+                    reached = True
+                    break
+                items.append(item)
+            api_cursor = page.get("cursor")
+            if reached or not api_cursor or not notifications:
+                reached = True
+                break
+        if not reached:
+            log.warning(
+                "bluesky %s: more than %d pages of notifications since the last poll; older "
+                "ones were not fetched",
+                self.name,
+                self.settings.max_pages,
+            )
+        mentions: dict[str, Mention] = {}
+        for item in reversed(items):
+            try:
+                mention = self._mention(item, str(me["did"]))
+            except MALFORMED as exc:
+                marker = str(item.get("uri") if isinstance(item, dict) else item)[:300]
+                if marker not in self._malformed:
+                    self._malformed.add(marker)
+                    log_malformed(log, self.name, item, exc)
+                continue
+            if mention is not None:
+                mentions.setdefault(mention.external_id, mention)
+        return Batch(list(mentions.values()), next_cursor(items, cursor), False)
+
+    def _mention(self, item: Any, my_did: str) -> Mention | None:
+        if item.get("reason") not in REASONS:
+            return None
+        author = item["author"]
+        did = text_field(author, "did")
+        if did == my_did:
+            return None
+        uri, cid = text_field(item, "uri"), text_field(item, "cid")
+        record = item["record"]
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise ValueError("the record has no text")
+        root = (record.get("reply") or {}).get("root") or {"uri": uri, "cid": cid}
+        root_uri, root_cid = text_field(root, "uri"), text_field(root, "cid")
+        handle = clean_text(str(author.get("handle") or did))
+        rkey = uri.rsplit("/", 1)[-1]
+        return Mention(
+            source=self.name,
+            network=self.network,
+            external_id=uri,
+            conversation_key=root_uri,
+            author=Author(
+                id=did,
+                handle=f"@{handle}",
+                display_name=clean_text(str(author.get("displayName") or "")),
+                profile_url=f"https://bsky.app/profile/{did}",
+            ),
+            text=post_text(record),
+            permalink=f"https://bsky.app/profile/{did}/post/{rkey}",
+            created_at=parse_time(item.get("indexedAt") or record["createdAt"]),
+            reply_data={"uri": uri, "cid": cid, "root_uri": root_uri, "root_cid": root_cid},
+        )
+
+    # ------------------------------------------------------------ reply
+
+    async def reply(self, mention: Mention, text: str, idempotency_key: str) -> ReplyResult:
+        length = grapheme_count(text)
+        if length > LIMIT:
+            raise ReplyTooLong(length, LIMIT, "Bluesky")
+        size = len(text.encode("utf-8"))
+        if size > MAX_BYTES:
+            raise SourceError(
+                f"Bluesky allows {MAX_BYTES} bytes of text per post and this reply has {size} "
+                "(emoji sequences take many bytes); shorten it."
+            )
+        me = await self._me()
+        rkey = record_key(idempotency_key)
+        data = mention.reply_data
+        if not data.get("uri") or not data.get("cid"):
+            raise SourceError(f"bluesky {self.name}: {mention.external_id} has no post reference")
+        parent = {"uri": str(data["uri"]), "cid": str(data["cid"])}
+        root = {
+            "uri": str(data.get("root_uri") or parent["uri"]),
+            "cid": str(data.get("root_cid") or parent["cid"]),
+        }
+        record: dict[str, Any] = {
+            "$type": POST,
+            "text": text,
+            "createdAt": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "reply": {"root": root, "parent": parent},
+        }
+        facets = await self._facets(text)
+        if facets:
+            record["facets"] = facets
+        if self.settings.langs:
+            record["langs"] = list(self.settings.langs)
+        body = {"repo": me["did"], "collection": POST, "rkey": rkey, "record": record}
+        for attempt in range(3):
+            existing = await self._existing(str(me["did"]), rkey)
+            if existing is not None:
+                return existing
+            try:
+                created = await self._xrpc("POST", "com.atproto.repo.createRecord", json=body)
+                return self._result(str(created["uri"]), rkey)
+            except (NetworkError, HttpStatusError) as exc:
+                retryable = isinstance(exc, NetworkError) or exc.status >= 500
+                if not retryable:
+                    if await self._existing(str(me["did"]), rkey) is not None:
+                        return self._result(f"at://{me['did']}/{POST}/{rkey}", rkey)
+                    raise
+                if attempt == 2:
+                    raise
+                log.warning(
+                    "bluesky %s: createRecord failed (%s); checking, then retrying", self.name, exc
+                )
+                await asyncio.sleep(self.http.backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _existing(self, did: str, rkey: str) -> ReplyResult | None:
+        params = {"repo": did, "collection": POST, "rkey": rkey}
+        try:
+            found = await self._xrpc("GET", "com.atproto.repo.getRecord", params=params)
+        except HttpStatusError as exc:
+            if exc.status in (400, 404) and exc.error_field("error") in ("RecordNotFound", ""):
+                return None
+            raise
+        return self._result(str(found["uri"]), rkey)
+
+    def _result(self, uri: str, rkey: str) -> ReplyResult:
+        handle = (self.session or {}).get("handle") or (self.session or {}).get("did")
+        return ReplyResult(external_id=uri, url=f"https://bsky.app/profile/{handle}/post/{rkey}")
+
+    async def _facets(self, text: str) -> list[dict[str, Any]]:
+        facets: list[dict[str, Any]] = []
+        for match in _MENTION.finditer(text):
+            handle = match.group(1).rstrip(".")
+            if not _HANDLE.match(handle):
+                continue
+            try:
+                resolved = await self._xrpc(
+                    "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
+                )
+                did = str(resolved["did"])
+            except (HttpStatusError, *MALFORMED) as exc:
+                log.info("bluesky %s: no facet for @%s (%s)", self.name, handle, exc)
+                continue
+            start, end = utf8_span(text, match.start(), match.start() + 1 + len(handle))
+            facets.append(
+                facet(start, end, {"$type": "app.bsky.richtext.facet#mention", "did": did})
+            )
+        for link in find_links(text):
+            start, end = utf8_span(text, link.start, link.end)
+            facets.append(
+                facet(start, end, {"$type": "app.bsky.richtext.facet#link", "uri": link.url})
+            )
+        return sorted(facets, key=lambda f: int(f["index"]["byteStart"]))
+
+    # ------------------------------------------------------------ check / close
+
+    async def check(self) -> str:
+        try:
+            session = await self._login()
+            await self._xrpc("GET", "app.bsky.notification.listNotifications", params={"limit": 1})
+        except SourceError as exc:
+            raise explain_check_error(
+                exc,
+                service="Bluesky",
+                base_url=self.base_url,
+                auth_hint="Check handle and app_password (Settings > Privacy and security > "
+                "App passwords).",
+                scope_hint="the app password cannot read notifications or post; create a new one.",
+            ) from exc
+        return (
+            f"Bluesky @{session.get('handle')} ({session['did']}); replies up to {LIMIT} graphemes"
+        )
+
+    async def close(self) -> None:
+        await self.http.close()

@@ -1,0 +1,252 @@
+"""Mastodon: mentions from the notifications API, replies as statuses.
+
+* Fetch: ``GET /api/v1/notifications?types[]=mention&min_id=<cursor>&limit=N``. With
+  ``min_id`` the server returns the N notifications just after the cursor (newest first), so
+  paging forward has no gaps; the cursor is the highest notification id seen. A full page sets
+  ``more``. The first poll (no cursor) takes the newest page only.
+* Conversation key: the root of the status's reply chain. A status that replies to nothing is
+  its own root; for a reply the root is the first ancestor from
+  ``GET /api/v1/statuses/:id/context`` (falling back to ``in_reply_to_id`` when that fails), so
+  a follow-up to our own reply lands in the thread of the original mention.
+* Reply: ``POST /api/v1/statuses`` with the author's ``@acct`` prepended, ``in_reply_to_id``,
+  the original's visibility (an unknown visibility becomes ``direct``: never more public) and an
+  ``Idempotency-Key`` header, which Mastodon honours for an hour.
+* Length: graphemes, with every URL counting ``characters_reserved_per_url`` (23) and a remote
+  mention counting only its ``@user`` part; the limit is ``configuration.statuses
+  .max_characters`` from ``GET /api/v2/instance``, else 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from adapters.base import SourceSettings
+from adapters.http import HttpClient
+from adapters.support import (
+    MALFORMED,
+    coerce_settings,
+    explain_check_error,
+    log_malformed,
+    parse_time,
+    text_field,
+)
+from adapters.text import clean_text, find_links, grapheme_count, html_to_text
+from bot.domain import Author, Mention, ReplyResult
+from bot.errors import ReplyTooLong, SourceError
+from bot.ports import Batch, ReplyLimit
+
+log = logging.getLogger(__name__)
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+DEFAULT_LIMIT = 500
+_REMOTE_MENTION = re.compile(r"(?<![\w@])(@[a-z0-9_]+)@[a-z0-9.-]+\.[a-z]{2,}", re.I)
+
+
+class MastodonSettings(SourceSettings):
+    """``type: mastodon``: an access token with read:accounts, read:notifications,
+    read:statuses and write:statuses for the brand account."""
+
+    base_url: str = "https://mastodon.social"
+    access_token: str = Field(min_length=1)
+    page_size: int = Field(default=40, ge=1, le=80)
+
+
+class MastodonSource:
+    """Mentions of one Mastodon account."""
+
+    settings_model: ClassVar[type[SourceSettings]] = MastodonSettings
+    network = "mastodon"
+
+    def __init__(self, settings: MastodonSettings, *, http: HttpClient | None = None) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.poll_interval = settings.poll_interval
+        self.base_url = settings.base_url.rstrip("/")
+        self.http = http or HttpClient(self.base_url, label=f"mastodon {settings.name}")
+        self.http.headers["Authorization"] = f"Bearer {settings.access_token}"
+        self.max_characters = DEFAULT_LIMIT
+        self.url_length = 23
+        self.account: dict[str, Any] | None = None
+        self.domain = _host(self.base_url)
+        self._instance_read = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> MastodonSource:
+        return cls(coerce_settings(MastodonSettings, settings))
+
+    def reply_limit(self) -> ReplyLimit:
+        return ReplyLimit(self.max_characters, "characters")
+
+    def measure(self, text: str) -> int:
+        text = _REMOTE_MENTION.sub(r"\1", text)
+        total, position = 0, 0
+        for link in find_links(text):
+            total += grapheme_count(text[position : link.start]) + self.url_length
+            position = link.end
+        return total + grapheme_count(text[position:])
+
+    async def _me(self) -> dict[str, Any]:
+        if self.account is None:
+            account = await self.http.get_json("/api/v1/accounts/verify_credentials")
+            if not isinstance(account, dict) or not account.get("id"):
+                raise SourceError(f"mastodon {self.name}: verify_credentials returned no account")
+            self.account = account
+            self.domain = _host(str(account.get("url") or "")) or self.domain
+        if not self._instance_read:
+            self._instance_read = True
+            await self._read_instance()
+        return self.account
+
+    async def _read_instance(self) -> None:
+        try:
+            instance = await self.http.get_json("/api/v2/instance")
+            statuses = instance["configuration"]["statuses"]
+            self.max_characters = int(statuses.get("max_characters", DEFAULT_LIMIT))
+            self.url_length = int(statuses.get("characters_reserved_per_url", 23))
+        except (SourceError, *MALFORMED) as exc:
+            log.info("mastodon %s: no /api/v2/instance limits (%s); using 500", self.name, exc)
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        me = await self._me()
+        params: list[tuple[str, str | int]] = [
+            ("types[]", "mention"),
+            ("limit", self.settings.page_size),
+        ]
+        if cursor:
+            params.append(("min_id", cursor))
+        page = await self.http.get_json("/api/v1/notifications", params=params)
+        if not isinstance(page, list):
+            raise SourceError(f"mastodon {self.name}: notifications answer is not a list")
+        ids = [str(item["id"]) for item in page if isinstance(item, dict) and "id" in item]
+        newest = max(ids, key=_id_order, default=None)
+        if cursor and newest is not None and _id_order(newest) <= _id_order(cursor):
+            newest = cursor
+        mentions = []
+        for item in sorted(
+            page, key=lambda i: _id_order(i.get("id") if isinstance(i, dict) else "")
+        ):
+            try:
+                mention = await self._mention(item, str(me["id"]))
+            except MALFORMED as exc:
+                log_malformed(log, self.name, item, exc)
+                continue
+            if mention is not None:
+                mentions.append(mention)
+        more = bool(cursor) and len(page) >= self.settings.page_size
+        return Batch(mentions, newest or cursor, more)
+
+    async def _mention(self, item: Any, my_id: str) -> Mention | None:
+        if item.get("type") != "mention" or not item.get("status"):
+            return None
+        status = item["status"]
+        account = status.get("account") or item["account"]
+        if str(account["id"]) == my_id:
+            return None
+        status_id = text_field(status, "id")
+        acct = text_field(account, "acct")
+        handle = acct if "@" in acct else f"{acct}@{self.domain}"
+        text = html_to_text(status.get("content") or "")
+        warning = clean_text(status.get("spoiler_text") or "")
+        if warning:
+            text = f"CW: {warning}\n\n{text}"
+        visibility = status.get("visibility")
+        return Mention(
+            source=self.name,
+            network=self.network,
+            external_id=status_id,
+            conversation_key=await self._root(status),
+            author=Author(
+                id=text_field(account, "id"),
+                handle=f"@{clean_text(handle)}",
+                display_name=clean_text(account.get("display_name") or ""),
+                profile_url=_safe_url(account.get("url")),
+            ),
+            text=text,
+            permalink=_safe_url(status.get("url") or status.get("uri")),
+            created_at=parse_time(status["created_at"]),
+            reply_data={
+                "status_id": status_id,
+                "acct": acct,
+                "visibility": visibility if visibility in VISIBILITIES else "direct",
+            },
+        )
+
+    async def _root(self, status: dict[str, Any]) -> str:
+        parent = status.get("in_reply_to_id")
+        if not parent:
+            return str(status["id"])
+        try:
+            context = await self.http.get_json(f"/api/v1/statuses/{status['id']}/context")
+            ancestors = context["ancestors"]
+            if ancestors and ancestors[0].get("id"):
+                return str(ancestors[0]["id"])
+        except (SourceError, *MALFORMED) as exc:
+            log.info("mastodon %s: no context for %s (%s)", self.name, status["id"], exc)
+        return str(parent)
+
+    async def reply(self, mention: Mention, text: str, idempotency_key: str) -> ReplyResult:
+        data = mention.reply_data
+        acct = str(data.get("acct") or mention.author.handle.lstrip("@"))
+        if not re.search(rf"(?<![\w@])@{re.escape(acct)}(?![\w@.-])", text, re.I):
+            text = f"@{acct} {text}"
+        length = self.measure(text)
+        if length > self.max_characters:
+            raise ReplyTooLong(length, self.max_characters, "Mastodon")
+        visibility = data.get("visibility")
+        body = {
+            "status": text,
+            "in_reply_to_id": str(data.get("status_id") or mention.external_id),
+            "visibility": visibility if visibility in VISIBILITIES else "direct",
+        }
+        posted = await self.http.post_json(
+            "/api/v1/statuses",
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
+            retries=2,
+        )
+        if not isinstance(posted, dict) or not posted.get("id"):
+            raise SourceError(f"mastodon {self.name}: the status answer had no id")
+        return ReplyResult(external_id=str(posted["id"]), url=_safe_url(posted.get("url")))
+
+    async def check(self) -> str:
+        try:
+            self.account = None
+            me = await self._me()
+            await self.http.get_json("/api/v1/notifications", params={"limit": 1})
+        except SourceError as exc:
+            raise explain_check_error(
+                exc,
+                service="Mastodon",
+                base_url=self.base_url,
+                auth_hint="Create a new access token (Preferences > Development) and set "
+                "access_token.",
+                scope_hint="the access token lacks a scope; it needs read:accounts, "
+                "read:notifications, read:statuses and write:statuses.",
+            ) from exc
+        return (
+            f"Mastodon @{me.get('acct')}@{self.domain} "
+            f"({clean_text(str(me.get('display_name') or ''))}), id {me['id']}; "
+            f"replies up to {self.max_characters} characters"
+        )
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def _id_order(value: Any) -> tuple[int, str]:
+    text = str(value or "")
+    return (len(text), text)
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0]
+
+
+def _safe_url(value: Any) -> str:
+    if isinstance(value, str) and re.match(r"^https?://\S+$", value):
+        return value
+    return ""

@@ -1,0 +1,430 @@
+"""Reddit: username mentions and comment replies from the inbox, replies as comments.
+
+Auth is a script app's password grant (``POST /api/v1/access_token`` on ``token_url``, basic
+auth ``client_id:client_secret``); the bearer token is refreshed a minute before it expires and
+once more when the API answers 401. Every request carries the User-Agent Reddit asks for,
+``<platform>:<app id>:<version> (by /u/<username>)``.
+
+Mark-read protocol. Inbox items (``GET /message/unread?mark=false``) must be marked read only
+once they are stored, and the ``Source`` port has no "stored" callback. So the cursor carries the
+fullnames of the batch it came with: the poller hands a cursor back only after that batch was
+saved, and ``fetch(cursor)`` first marks those fullnames read (``POST /api/read_message``), then
+lists what is still unread. A crash before the cursor is stored leaves the items unread, so they
+come again and the ingest dedupes them. The cursor also keeps a bounded list of fullnames already
+handed out, in case Reddit lists a just-read item once more.
+
+Replies go through ``POST /api/comment``. Reddit has no idempotency key, so before posting we
+look through our own recent comments (``GET /user/<name>/comments``) for one under the same
+parent with the same text and return it instead of posting twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr
+
+from adapters.base import SourceSettings
+from adapters.http import HttpClient, HttpStatusError, NetworkError, RateLimitState
+from adapters.support import (
+    MALFORMED,
+    coerce_settings,
+    explain_check_error,
+    log_malformed,
+    text_field,
+)
+from adapters.text import clean_text, html_to_text
+from bot.domain import Author, Mention, ReplyResult
+from bot.errors import SourceError
+from bot.ports import Batch, ReplyLimit
+
+log = logging.getLogger(__name__)
+
+APP = "social-switchboard"
+VERSION = "0.1.0"
+REPLY_LIMIT = 10_000
+TOKEN_MARGIN = 60.0
+READ_CHUNK = 25
+SEEN_LIMIT = 1000
+KINDS = ("username_mention", "comment_reply", "post_reply")
+NEEDED_SCOPES = frozenset({"identity", "privatemessages", "submit", "history"})
+_SUBMISSION = re.compile(r"^/r/[^/]+/comments/([a-z0-9]+)/", re.IGNORECASE)
+_WAIT = re.compile(r"(\d+)\s*(millisecond|second|minute|hour)", re.IGNORECASE)
+_UNIT = {"millisecond": 0.001, "second": 1.0, "minute": 60.0, "hour": 3600.0}
+
+
+class RedditSettings(SourceSettings):
+    """``type: reddit``: a script app acting as one Reddit account."""
+
+    base_url: str = "https://oauth.reddit.com"
+    token_url: str = "https://www.reddit.com/api/v1/access_token"
+    web_url: str = "https://www.reddit.com"
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    username: str = Field(min_length=1)
+    password: SecretStr
+    user_agent: str = ""
+    """Defaults to ``python:social-switchboard:<version> (by /u/<username>)``."""
+    include_replies: bool = True
+    """Also bring in replies to our comments and posts, not only username mentions."""
+    page_size: int = Field(default=100, ge=1, le=100)
+    """Inbox items per request, and mentions per batch."""
+    max_pages: int = Field(default=10, ge=1, le=50)
+    """Pages of unread items read per poll (Reddit lists about 1,000 at most)."""
+
+
+class _RedditHttp(HttpClient):
+    """Reddit's ``X-Ratelimit-*`` window covers the whole account, not one endpoint."""
+
+    def rate_limit(self, method: str, path: str) -> RateLimitState:
+        return self.rate_limits.setdefault("*", RateLimitState())
+
+
+@dataclass
+class _Cursor:
+    ack: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, raw: str | None) -> _Cursor:
+        if not raw:
+            return cls()
+        try:
+            data = json.loads(raw)
+            return cls(ack=[str(x) for x in data["ack"]], seen=[str(x) for x in data["seen"]])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SourceError(f"reddit: stored cursor is not one of ours: {raw[:80]!r}") from exc
+
+    def dump(self) -> str:
+        return json.dumps({"v": 1, "ack": self.ack, "seen": self.seen[-SEEN_LIMIT:]})
+
+
+class RedditSource:
+    """Mentions of one Reddit account; replies as comments."""
+
+    settings_model: ClassVar[type[SourceSettings]] = RedditSettings
+    network = "reddit"
+
+    def __init__(self, settings: RedditSettings) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.poll_interval = settings.poll_interval
+        self.web_url = settings.web_url.rstrip("/")
+        ua = {
+            "User-Agent": settings.user_agent
+            or f"python:{APP}:{VERSION} (by /u/{settings.username})"
+        }
+        self._api = _RedditHttp(settings.base_url, label=f"reddit {self.name}", headers=ua)
+        self._auth = HttpClient(settings.token_url, label=f"reddit {self.name} login", headers=ua)
+        self._token = ""
+        self._token_expires = 0.0
+        self.scopes: frozenset[str] = frozenset()
+        self._token_lock = asyncio.Lock()
+        self._reported: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RedditSource:
+        return cls(coerce_settings(RedditSettings, settings))
+
+    def reply_limit(self) -> ReplyLimit | None:
+        return ReplyLimit(REPLY_LIMIT)
+
+    def measure(self, text: str) -> int:
+        return len(text)
+
+    async def close(self) -> None:
+        await self._api.close()
+        await self._auth.close()
+
+    # -- auth ---------------------------------------------------------------------------------
+
+    async def _bearer(self, *, renew: bool = False) -> str:
+        async with self._token_lock:
+            if renew or not self._token or time.time() >= self._token_expires - TOKEN_MARGIN:
+                await self._login()
+            return self._token
+
+    async def _login(self) -> None:
+        s = self.settings
+        secret = f"{s.client_id}:{s.client_secret.get_secret_value()}".encode()
+        form = {"grant_type": "password", "username": s.username}
+        form["password"] = s.password.get_secret_value()
+        auth = {"Authorization": f"Basic {base64.b64encode(secret).decode()}"}
+        try:
+            data = (await self._auth.request("POST", s.token_url, data=form, headers=auth)).json()
+        except HttpStatusError as exc:
+            if exc.status != 401:
+                raise
+            raise SourceError(
+                f"reddit {self.name}: Reddit rejected the app credentials (client_id/"
+                f"client_secret) at {s.token_url}"
+            ) from exc
+        except NetworkError as exc:
+            raise SourceError(
+                f"reddit {self.name}: cannot reach the token endpoint: {exc}"
+            ) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+            raise SourceError(
+                f"reddit {self.name}: login as u/{s.username} failed ({data!r:.80}): check username"
+                " and password (accounts with two-factor authentication cannot use a script app)"
+            )
+        self._token = data["access_token"]
+        expires_in = data.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+        self._token_expires = time.time() + lifetime
+        self.scopes = frozenset(str(data.get("scope", "")).replace(",", " ").split())
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One API call with a valid bearer token (renewed once on a 401)."""
+        for attempt in (1, 2):
+            token = await self._bearer(renew=attempt == 2)
+            auth = {"Authorization": f"bearer {token}"}
+            try:
+                response = await self._api.request(method, path, headers=auth, **kwargs)
+            except HttpStatusError as exc:
+                if exc.status == 401 and attempt == 1:
+                    continue
+                if exc.status not in (401, 403):
+                    raise
+                why = "rejected a fresh token" if exc.status == 401 else "refused access"
+                raise SourceError(
+                    f"reddit {self.name}: the API {why} on {path} (HTTP {exc.status}); the app "
+                    f"needs the scopes {', '.join(sorted(NEEDED_SCOPES))}"
+                ) from exc
+            return response.json()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- fetch --------------------------------------------------------------------------------
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        """Mark the previous batch read, then return the oldest unread mentions.
+
+        All unread pages are read (up to ``max_pages``) so the batch is the oldest ``page_size``
+        mentions; ``more`` says others are waiting.
+        """
+        state = _Cursor.load(cursor)
+        if state.ack:
+            await self._mark_read(state.ack)
+            state.seen.extend(state.ack)
+            state.ack = []
+        items, truncated = await self._unread()
+        seen = set(state.seen)
+        fresh: dict[str, Mention] = {}
+        for item in items:
+            fullname, mention = self._convert(item)
+            if fullname is None or fullname in fresh:
+                continue
+            if mention is None or fullname in seen:
+                state.ack.append(fullname)
+            else:
+                fresh[fullname] = mention
+        ordered = sorted(fresh.items(), key=lambda pair: pair[1].created_at)
+        batch = ordered[: self.settings.page_size]
+        state.ack.extend(fullname for fullname, _ in batch)
+        more = truncated or len(ordered) > len(batch)
+        return Batch(mentions=[m for _, m in batch], cursor=state.dump(), more=more)
+
+    async def _mark_read(self, fullnames: list[str]) -> None:
+        for start in range(0, len(fullnames), READ_CHUNK):
+            chunk = ",".join(fullnames[start : start + READ_CHUNK])
+            await self._call("POST", "/api/read_message", data={"id": chunk}, retries=2)
+
+    async def _unread(self) -> tuple[list[Any], bool]:
+        items: list[Any] = []
+        after = ""
+        for _ in range(self.settings.max_pages):
+            params = {"limit": self.settings.page_size, "mark": "false", "raw_json": 1}
+            params |= {"after": after} if after else {}
+            listing = await self._call("GET", "/message/unread", params=params, retries=2)
+            children, after = _listing(listing, "/message/unread")
+            items.extend(children)
+            if not after:
+                return items, False
+        return items, True
+
+    def _convert(self, item: Any) -> tuple[str | None, Mention | None]:
+        """(fullname to mark read, or None to leave the item unread; the mention, or None)."""
+        data = item.get("data") if isinstance(item, dict) else None
+        if not isinstance(data, dict) or item.get("kind") != "t1":
+            return None, None
+        kind = data.get("type") or str(data.get("subject", "")).replace(" ", "_")
+        if kind not in (KINDS if self.settings.include_replies else KINDS[:1]):
+            return None, None
+        fullname = data.get("name")
+        if str(data.get("author", "")).lower() == self.settings.username.lower():
+            return (fullname if isinstance(fullname, str) else None), None
+        try:
+            return fullname, inbox_mention(data, self.name, self.web_url)
+        except (*MALFORMED, OverflowError) as exc:
+            if str(fullname) not in self._reported:
+                self._reported.add(str(fullname))
+                log_malformed(log, f"reddit {self.name}", item, exc)
+            return None, None
+
+    # -- reply --------------------------------------------------------------------------------
+
+    async def reply(self, mention: Mention, text: str, idempotency_key: str) -> ReplyResult:
+        """Comment under the mention, unless our same comment is already there."""
+        thing_id = mention.reply_data.get("thing_id")
+        if not isinstance(thing_id, str) or not thing_id:
+            raise SourceError(f"reddit {self.name}: mention {mention.external_id} has no thing_id")
+        earlier = await self._find_reply(thing_id, text)
+        if earlier is not None:
+            log.info("reddit %s: reply %s already posted", self.name, idempotency_key)
+            return earlier
+        answer = await self._call(
+            "POST",
+            "/api/comment",
+            data={"api_type": "json", "thing_id": thing_id, "text": text, "raw_json": "1"},
+        )
+        body: Any = answer.get("json") if isinstance(answer, dict) else None
+        if isinstance(body, dict) and body.get("errors"):
+            raise _api_error(self.name, body["errors"], body.get("ratelimit"))
+        try:
+            thing = body["data"]["things"][0]["data"]
+            return ReplyResult(external_id=str(thing["name"]), url=self._link(thing))
+        except (KeyError, IndexError, TypeError) as exc:
+            raise SourceError(
+                f"reddit {self.name}: unexpected /api/comment answer: {answer!r:.200}"
+            ) from exc
+
+    async def _find_reply(self, thing_id: str, text: str) -> ReplyResult | None:
+        user = quote(self.settings.username, safe="")
+        listing = await self._call(
+            "GET",
+            f"/user/{user}/comments",
+            params={"limit": 100, "sort": "new", "raw_json": 1},
+            retries=2,
+        )
+        children, _ = _listing(listing, f"/user/{user}/comments")
+        wanted = _normal(text)
+        for child in children:
+            data = child.get("data") if isinstance(child, dict) else None
+            if (
+                isinstance(data, dict)
+                and data.get("parent_id") == thing_id
+                and isinstance(data.get("body"), str)
+                and _normal(data["body"]) == wanted
+                and isinstance(data.get("name"), str)
+            ):
+                return ReplyResult(external_id=data["name"], url=self._link(data))
+        return None
+
+    def _link(self, thing: dict[str, Any]) -> str:
+        path = thing.get("permalink")
+        return f"{self.web_url}{path}" if isinstance(path, str) and _is_path(path) else ""
+
+    # -- check --------------------------------------------------------------------------------
+
+    async def check(self) -> str:
+        """Log in, read ``/api/v1/me`` and verify the account and scopes."""
+        try:
+            me = await self._call("GET", "/api/v1/me")
+        except SourceError as exc:
+            raise explain_check_error(
+                exc,
+                service=f"reddit {self.name}",
+                base_url=self.settings.base_url,
+                auth_hint="Check client_id, client_secret, username and password.",
+                scope_hint=f"the app needs the scopes {', '.join(sorted(NEEDED_SCOPES))}.",
+            ) from exc
+        name = me.get("name") if isinstance(me, dict) else None
+        if not isinstance(name, str) or name.lower() != self.settings.username.lower():
+            raise SourceError(
+                f"reddit {self.name}: {self.settings.base_url}/api/v1/me answered {me!r:.80}, "
+                f"not u/{self.settings.username}; is base_url the Reddit OAuth API?"
+            )
+        missing = set() if "*" in self.scopes else NEEDED_SCOPES - self.scopes
+        if missing:
+            raise SourceError(
+                f"reddit {self.name}: the token lacks the scopes {', '.join(sorted(missing))}"
+            )
+        return f"u/{name} on {self.settings.base_url} (scopes: {' '.join(sorted(self.scopes))})"
+
+
+def inbox_mention(data: dict[str, Any], source: str, web_url: str) -> Mention:
+    """One inbox comment (username mention or reply) as a Mention."""
+    fullname, author = text_field(data, "name"), text_field(data, "author")
+    if not fullname.startswith("t1_"):
+        raise ValueError(f"name {fullname!r} is not a comment fullname")
+    context = data.get("context")
+    path = context.split("?", 1)[0] if isinstance(context, str) and _is_path(context) else ""
+    match = _SUBMISSION.match(path)
+    candidates = (
+        data.get("link_id"),
+        f"t3_{match.group(1)}" if match else "",
+        data.get("parent_id"),
+    )
+    link_id = next((c for c in candidates if isinstance(c, str) and c.startswith("t3_")), fullname)
+    html = data.get("body_html")
+    text = (
+        html_to_text(html)
+        if isinstance(html, str) and html
+        else clean_text(text_field(data, "body"))
+    )
+    author_id = data.get("author_fullname")
+    return Mention(
+        source=source,
+        network="reddit",
+        external_id=fullname,
+        conversation_key=link_id,
+        author=Author(
+            id=author_id if isinstance(author_id, str) and author_id else author,
+            handle=author,
+            display_name=f"u/{author}",
+            profile_url=f"{web_url}/user/{quote(author, safe='')}",
+        ),
+        text=text,
+        permalink=f"{web_url}{path}" if path else "",
+        created_at=datetime.fromtimestamp(float(data["created_utc"]), UTC),
+        reply_data={
+            "thing_id": fullname,
+            "link_id": link_id,
+            "subreddit": str(data.get("subreddit") or ""),
+        },
+    )
+
+
+def _listing(payload: Any, where: str) -> tuple[list[Any], str]:
+    data = payload.get("data") if isinstance(payload, dict) else None
+    children = data.get("children") if isinstance(data, dict) else None
+    if not isinstance(children, list):
+        raise SourceError(f"reddit: {where} did not answer a Listing: {payload!r:.200}")
+    after = data.get("after") if isinstance(data, dict) else None
+    return children, after if isinstance(after, str) else ""
+
+
+def _api_error(source: str, errors: Any, ratelimit: Any) -> SourceError:
+    pairs = [
+        (str(e[0]), str(e[1])) if isinstance(e, list) and len(e) > 1 else (str(e), "")
+        for e in (errors if isinstance(errors, list) else [errors])
+    ]
+    text = "; ".join(f"{code}: {message}" if message else code for code, message in pairs)
+    wait = next((_wait_seconds(m, ratelimit) for c, m in pairs if c == "RATELIMIT"), None)
+    return SourceError(f"reddit {source}: Reddit refused the comment: {text}", retry_after=wait)
+
+
+def _wait_seconds(message: str, ratelimit: Any) -> float:
+    if isinstance(ratelimit, int | float) and ratelimit > 0:
+        return float(ratelimit)
+    match = _WAIT.search(message)
+    if match is None:
+        return 60.0
+    return int(match.group(1)) * _UNIT[match.group(2).lower()]
+
+
+def _is_path(value: str) -> bool:
+    return value.startswith("/") and not value.startswith("//")
+
+
+def _normal(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").strip().split("\n"))

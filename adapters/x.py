@@ -1,0 +1,304 @@
+"""X (API v2): mentions of the account, replies as posts.
+
+* Auth: ``bearer_token`` reads (app-only or user context); posting and ``/2/users/me`` need an
+  OAuth 2.0 user-context access token with tweet.read, tweet.write and users.read
+  (``user_token``; the bearer token is used when it is one). ``user_id`` saves a lookup.
+* Fetch: ``GET /2/users/:id/mentions`` with ``since_id`` (the cursor: the highest post id seen),
+  ``expansions=author_id`` and the fields for grouping. Pages run newest to oldest down to
+  ``since_id``; all of them (up to ``max_pages``) are read before answering, oldest first. The
+  first poll takes the newest page only. t.co links are shown as their expanded URL.
+* Conversation key: ``conversation_id`` (the id of the post that started the conversation).
+* Reply: ``POST /2/tweets`` with ``reply.in_reply_to_tweet_id``. X has no idempotency key, so
+  before every attempt our recent posts (``GET /2/users/:id/tweets``) are searched for one that
+  replies to the same post with the same text; if found it is returned instead of posting.
+  A 403 duplicate-content answer is reported as such.
+* Length: 280 weighted characters (twitter-text v3: URLs 23, CJK and emoji 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from adapters.base import SourceSettings
+from adapters.http import HttpClient, HttpStatusError, NetworkError
+from adapters.support import (
+    MALFORMED,
+    coerce_settings,
+    explain_check_error,
+    log_malformed,
+    parse_time,
+    text_field,
+)
+from adapters.text import clean_text, find_links, x_weighted_length
+from bot.domain import Author, Mention, ReplyResult
+from bot.errors import ReplyTooLong, SourceError
+from bot.ports import Batch, ReplyLimit
+
+log = logging.getLogger(__name__)
+
+LIMIT = 280
+WEB = "https://x.com"
+TWEET_FIELDS = "created_at,conversation_id,author_id,in_reply_to_user_id,referenced_tweets,entities"
+DUPLICATE = "X refused this reply as a duplicate of an earlier post"
+
+
+class XSettings(SourceSettings):
+    """``type: x``."""
+
+    base_url: str = "https://api.x.com"
+    bearer_token: str = Field(min_length=1)
+    user_token: str = ""
+    user_id: str = Field(default="", pattern=r"^[0-9]*$")
+    page_size: int = Field(default=100, ge=5, le=100)
+    max_pages: int = Field(default=5, ge=1)
+
+
+class XSource:
+    """Mentions of one X account."""
+
+    settings_model: ClassVar[type[SourceSettings]] = XSettings
+    network = "x"
+
+    def __init__(self, settings: XSettings, *, http: HttpClient | None = None) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.poll_interval = settings.poll_interval
+        self.base_url = settings.base_url.rstrip("/")
+        self.http = http or HttpClient(self.base_url, label=f"x {settings.name}")
+        self.user_id = settings.user_id
+        self.username = ""
+        self._read = {"Authorization": f"Bearer {settings.bearer_token}"}
+        self._write = {"Authorization": f"Bearer {settings.user_token or settings.bearer_token}"}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> XSource:
+        return cls(coerce_settings(XSettings, settings))
+
+    def reply_limit(self) -> ReplyLimit:
+        return ReplyLimit(LIMIT, "weighted characters")
+
+    def measure(self, text: str) -> int:
+        return x_weighted_length(text)
+
+    async def _whoami(self) -> dict[str, Any]:
+        answer = await self.http.get_json(
+            "/2/users/me", params={"user.fields": "username,name"}, headers=self._write
+        )
+        user = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(user, dict) or not user.get("id"):
+            raise SourceError(f"x {self.name}: /2/users/me returned no user")
+        self.user_id, self.username = str(user["id"]), str(user.get("username") or "")
+        return user
+
+    async def _me(self) -> str:
+        if not self.user_id:
+            await self._whoami()
+        return self.user_id
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        me = await self._me()
+        tweets: list[Any] = []
+        users: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        for _ in range(self.settings.max_pages if cursor else 1):
+            params: dict[str, str | int] = {
+                "max_results": self.settings.page_size,
+                "expansions": "author_id",
+                "tweet.fields": TWEET_FIELDS,
+                "user.fields": "username,name",
+            }
+            if cursor:
+                params["since_id"] = cursor
+            if token:
+                params["pagination_token"] = token
+            page = await self.http.get_json(
+                f"/2/users/{me}/mentions", params=params, headers=self._read
+            )
+            if not isinstance(page, dict):
+                raise SourceError(f"x {self.name}: mentions answer is not an object")
+            data = page.get("data") or []
+            tweets += data if isinstance(data, list) else []
+            for user in (page.get("includes") or {}).get("users") or []:
+                if isinstance(user, dict) and user.get("id"):
+                    users[str(user["id"])] = user
+            token = (page.get("meta") or {}).get("next_token")
+            if not token or not data:
+                break
+        else:
+            if token and cursor:
+                log.warning(
+                    "x %s: more than %d pages of mentions since the last poll; older "
+                    "ones were not fetched",
+                    self.name,
+                    self.settings.max_pages,
+                )
+        ids = [
+            str(t["id"]) for t in tweets if isinstance(t, dict) and str(t.get("id", "")).isdigit()
+        ]
+        newest = max([int(i) for i in ids] + ([int(cursor)] if cursor else []), default=None)
+        mentions: dict[str, Mention] = {}
+        for tweet in sorted(tweets, key=_order):
+            try:
+                mention = self._mention(tweet, users, me)
+            except MALFORMED as exc:
+                log_malformed(log, self.name, tweet, exc)
+                continue
+            if mention is not None:
+                mentions.setdefault(mention.external_id, mention)
+        return Batch(list(mentions.values()), str(newest) if newest else cursor, False)
+
+    def _mention(self, tweet: Any, users: dict[str, dict[str, Any]], me: str) -> Mention | None:
+        tweet_id = text_field(tweet, "id")
+        author_id = text_field(tweet, "author_id")
+        refs = tweet.get("referenced_tweets") or []
+        if author_id == me or any(r.get("type") == "retweeted" for r in refs):
+            return None
+        user = users.get(author_id, {})
+        username = clean_text(str(user.get("username") or ""))
+        profile = f"{WEB}/{username}" if username else f"{WEB}/i/user/{author_id}"
+        return Mention(
+            source=self.name,
+            network=self.network,
+            external_id=tweet_id,
+            conversation_key=str(tweet.get("conversation_id") or tweet_id),
+            author=Author(
+                id=author_id,
+                handle=f"@{username}" if username else author_id,
+                display_name=clean_text(str(user.get("name") or "")),
+                profile_url=profile,
+            ),
+            text=_tweet_text(tweet),
+            permalink=f"{WEB}/{username or 'i/web'}/status/{tweet_id}",
+            created_at=parse_time(tweet["created_at"]),
+            reply_data={"tweet_id": tweet_id, "username": username},
+        )
+
+    async def reply(self, mention: Mention, text: str, idempotency_key: str) -> ReplyResult:
+        length = x_weighted_length(text)
+        if length > LIMIT:
+            raise ReplyTooLong(length, LIMIT, "X")
+        target = str(mention.reply_data.get("tweet_id") or mention.external_id)
+        body = {"text": text, "reply": {"in_reply_to_tweet_id": target}}
+        for attempt in range(3):
+            earlier = await self._find_reply(target, text)
+            if earlier is not None:
+                log.info(
+                    "x %s: reply %s already posted as %s",
+                    self.name,
+                    idempotency_key,
+                    earlier.external_id,
+                )
+                return earlier
+            try:
+                posted = await self.http.post_json("/2/tweets", json=body, headers=self._write)
+                return self._result(str(posted["data"]["id"]))
+            except NetworkError as exc:
+                error: SourceError = exc
+            except HttpStatusError as exc:
+                if exc.status == 403 and "duplicate" in exc.body.lower():
+                    earlier = await self._find_reply(target, text)
+                    if earlier is not None:
+                        return earlier
+                    raise SourceError(f"{DUPLICATE}; change the wording.") from exc
+                if exc.status < 500 or exc.retry_after is not None:
+                    raise
+                error = exc
+            if attempt == 2:
+                raise error
+            log.warning("x %s: posting failed (%s); checking, then retrying", self.name, error)
+            await asyncio.sleep(self.http.backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _find_reply(self, target: str, text: str) -> ReplyResult | None:
+        me = await self._me()
+        params: dict[str, str | int] = {
+            "max_results": 20,
+            "tweet.fields": "referenced_tweets,conversation_id,created_at",
+        }
+        page = await self.http.get_json(f"/2/users/{me}/tweets", params=params, headers=self._read)
+        wanted = _comparable(text)
+        for tweet in (page.get("data") if isinstance(page, dict) else None) or []:
+            try:
+                refs = tweet.get("referenced_tweets") or []
+                replies_to = any(r["type"] == "replied_to" and str(r["id"]) == target for r in refs)
+                if replies_to and _comparable(tweet["text"]) == wanted:
+                    return self._result(str(tweet["id"]))
+            except MALFORMED:
+                continue
+        return None
+
+    def _result(self, tweet_id: str) -> ReplyResult:
+        who = self.username or "i/web"
+        return ReplyResult(external_id=tweet_id, url=f"{WEB}/{who}/status/{tweet_id}")
+
+    async def check(self) -> str:
+        try:
+            user = await self._whoami()
+            await self.http.get_json(
+                f"/2/users/{self.user_id}/mentions", params={"max_results": 5}, headers=self._read
+            )
+        except SourceError as exc:
+            raise explain_check_error(
+                exc,
+                service="X",
+                base_url=self.base_url,
+                auth_hint="Set bearer_token (and user_token, an OAuth 2.0 user-context access "
+                "token) to valid tokens for the brand account.",
+                scope_hint="posting and /2/users/me need an OAuth 2.0 user-context token "
+                "(user_token) with tweet.read, tweet.write and users.read, from an app attached "
+                f"to a Project. X said: {_detail(exc)}",
+            ) from exc
+        return (
+            f"X @{user.get('username')} ({clean_text(str(user.get('name') or ''))}), "
+            f"id {user['id']}; replies up to {LIMIT} weighted characters"
+        )
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def _order(tweet: Any) -> int:
+    try:
+        return int(tweet["id"])
+    except MALFORMED:
+        return 0
+
+
+def _tweet_text(tweet: dict[str, Any]) -> str:
+    text = tweet["text"]
+    if not isinstance(text, str):
+        raise TypeError("text is not a string")
+    urls = ((tweet.get("entities") or {}).get("urls")) or []
+    for entity in urls:
+        if not isinstance(entity, dict):
+            continue
+        short, expanded = entity.get("url"), entity.get("expanded_url") or entity.get("unwound_url")
+        if (
+            isinstance(short, str)
+            and isinstance(expanded, str)
+            and re.match(r"^https?://\S+$", expanded)
+        ):
+            text = text.replace(short, expanded)
+    return clean_text(html.unescape(text))
+
+
+def _comparable(text: str) -> str:
+    """Text as X would echo it back: entities unescaped, leading reply @mentions and link
+    targets (t.co wraps them) ignored, whitespace collapsed."""
+    text = html.unescape(text)
+    text = re.sub(r"^(?:@\w+\s+)+", "", text.strip())
+    for link in reversed(find_links(text)):
+        text = text[: link.start] + "<link>" + text[link.end :]
+    return " ".join(text.split())
+
+
+def _detail(error: SourceError) -> str:
+    if isinstance(error, HttpStatusError):
+        return error.error_field("detail", "title", "reason") or str(error)
+    return str(error)
