@@ -18,26 +18,19 @@ from bot import __version__
 from bot.app import Switchboard, build_sources
 from bot.config import Config, load_config
 from bot.errors import SwitchboardError
-from bot.ports import Surface
 from bot.store import open_store
 
 log = logging.getLogger("switchboard")
 
 
-def build_surfaces(config: Config) -> list[Surface]:
-    surfaces: list[Surface] = []
-    if config.card_log is not None:
-        from bot.surfaces.cardlog import CardLogSurface
-
-        surfaces.append(CardLogSurface(config.card_log.path))
-    return surfaces
-
-
 async def serve(config: Config) -> int:
+    from bot.platforms import install_platforms, local_surfaces
     from bot.server import build_app
 
-    board = Switchboard.from_config(config, build_surfaces(config))
-    runner = web.AppRunner(build_app(board), access_log=None)
+    board = Switchboard.from_config(config, local_surfaces(config))
+    app = build_app(board)
+    closers = install_platforms(board, app, config)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)
     await site.start()
@@ -50,7 +43,19 @@ async def serve(config: Config) -> int:
     await stop.wait()
     log.info("stopping")
     await board.stop()
+    for close in closers:
+        await close()
     await runner.cleanup()
+    return 0
+
+
+def teams_package(config: Config, out: str, version: str) -> int:
+    if config.teams is None:
+        raise SwitchboardError("teams-package: the config has no `teams:` section (app_id, ...)")
+    from bot.surfaces.teams.package import build_package
+
+    path = build_package(config.teams, out, version)
+    print(f"wrote {path}: upload it in Teams > Apps > Manage your apps > Upload an app")
     return 0
 
 
@@ -124,6 +129,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("check", parents=[common], help="validate config and test each connection")
     audit_p = sub.add_parser("audit", parents=[common], help="print audit events as JSON lines")
     audit_p.add_argument("--since", help="ISO time or age such as 2h, 3d")
+    package = sub.add_parser(
+        "teams-package", parents=[common], help="build the Teams app package (zip)"
+    )
+    package.add_argument("--out", default="switchboard-teams.zip", help="zip file to write")
+    package.add_argument("--app-version", default=__version__, help="manifest version")
     return top
 
 
@@ -144,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(serve(config))
         if args.command == "check":
             return asyncio.run(check(config))
+        if args.command == "teams-package":
+            return teams_package(config, args.out, args.app_version)
         return asyncio.run(audit(config, args.since))
     except SwitchboardError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.errors import ConfigError
+from bot.surfaces.teams.settings import TeamsSettings
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
@@ -87,7 +88,7 @@ class Config(Section):
     store: StoreSettings = StoreSettings()
     server: ServerSettings = ServerSettings()
     slack: SlackSettings | None = None
-    teams: dict[str, Any] | None = None
+    teams: TeamsSettings | None = None
     card_log: CardLogSettings | None = None
     departments: tuple[Department, ...] = Field(min_length=1)
     sources: tuple[dict[str, Any], ...] = ()

@@ -1,0 +1,50 @@
+"""Wire the chat platforms named in the config onto the board and the HTTP app.
+
+Each platform is imported only when configured, so a Slack-only deployment never loads the
+Teams SDK and the demo loads neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.app import Switchboard
+from bot.config import Config
+from bot.ports import Surface
+
+Closer = Callable[[], Awaitable[None]]
+
+
+def local_surfaces(config: Config) -> list[Surface]:
+    """Surfaces that need no HTTP route (the JSON-lines card log)."""
+    surfaces: list[Surface] = []
+    if config.card_log is not None:
+        from bot.surfaces.cardlog import CardLogSurface
+
+        surfaces.append(CardLogSurface(config.card_log.path))
+    return surfaces
+
+
+def install_teams(board: Switchboard, app: web.Application, config: Config) -> Closer | None:
+    if config.teams is None:
+        return None
+    from bot.surfaces.teams.app import TeamsEndpoint
+    from bot.surfaces.teams.handler import Backend
+
+    endpoint = TeamsEndpoint(
+        config.teams,
+        config.departments,
+        board.store,
+        Backend(board.handle, board.dispatcher.render, board.threads.find),
+    )
+    board.add_surface(endpoint.surface)
+    endpoint.add_routes(app)
+    return endpoint.close
+
+
+def install_platforms(board: Switchboard, app: web.Application, config: Config) -> list[Closer]:
+    """Add every configured chat platform; returns what to close on shutdown."""
+    closers = [install_teams(board, app, config)]
+    return [c for c in closers if c is not None]

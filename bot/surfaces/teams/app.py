@@ -1,0 +1,143 @@
+"""``POST /api/messages``: the Agents SDK's aiohttp ``CloudAdapter`` on our aiohttp app.
+
+Before the SDK sees a request we check its ``serviceUrl`` against the allowed hosts (the bot
+answers there) and, when an app id is configured, its bearer token (401 otherwise). The
+adapter then runs through its framework-neutral ``process_request`` with that identity.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiohttp import web
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.hosting.core import (
+    AccessTokenProviderBase,
+    AgentAuthConfiguration,
+    ClaimsIdentity,
+    ConnectionManager,
+    TurnContext,
+)
+from pydantic import ValidationError
+
+from bot.config import Department
+from bot.store import Store
+from bot.surfaces.teams.auth import TokenValidator, Unauthorized
+from bot.surfaces.teams.card import message_response
+from bot.surfaces.teams.connector import Connector, auth_configuration, default_token_provider
+from bot.surfaces.teams.handler import Backend, TeamsBot
+from bot.surfaces.teams.settings import TeamsSettings
+from bot.surfaces.teams.surface import TeamsSurface
+
+log = logging.getLogger(__name__)
+ROUTE = "/api/messages"
+FAILED = "Something went wrong on our side. Try again in a moment."
+
+
+class TeamsEndpoint:
+    """The Teams side of the server: the adapter, the bot and the surface it posts with."""
+
+    def __init__(
+        self,
+        settings: TeamsSettings,
+        departments: Sequence[Department],
+        store: Store,
+        backend: Backend,
+        token_provider: AccessTokenProviderBase | None = None,
+    ) -> None:
+        self.settings = settings
+        tokens = token_provider or default_token_provider(settings)
+
+        def provider(_config: AgentAuthConfiguration) -> AccessTokenProviderBase:
+            return tokens
+
+        connections = ConnectionManager(
+            provider_factory=provider,
+            connections_configurations={"SERVICE_CONNECTION": auth_configuration(settings)},
+        )
+        self.adapter = CloudAdapter(connection_manager=connections)
+        self.adapter.on_turn_error = self._on_turn_error
+        self.surface = TeamsSurface(settings, departments, store, Connector(settings, tokens))
+        self.bot = TeamsBot(settings, departments, store, self.surface, backend)
+        self.validator = TokenValidator(settings) if settings.authenticated else None
+        if self.validator is None:
+            log.warning("teams.app_id is not set: %s accepts unauthenticated requests", ROUTE)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(ROUTE, self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "the body is not JSON")
+        if not isinstance(body, dict):
+            return _error(400, "the body is not an activity")
+        service_url = body.get("serviceUrl")
+        if not isinstance(service_url, str) or not self.settings.service_host_allowed(service_url):
+            log.warning("refused an activity for service URL %r", service_url)
+            return _error(401, "service URL not allowed")
+        identity: ClaimsIdentity | None = None
+        if self.validator is not None:
+            try:
+                identity = await self.validator.validate(request.headers.get("Authorization"), body)
+            except Unauthorized as exc:
+                log.warning("refused a Teams request: %s", exc)
+                return _error(401, "unauthorized")
+        try:
+            result = await self.adapter.process_request(
+                _Request(request.method, request.headers, body, identity), self.bot
+            )
+        except ValidationError:
+            return _error(400, "malformed activity")
+        if result.body is not None:
+            return web.json_response(result.body, status=result.status_code)
+        return web.Response(status=result.status_code)
+
+    async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        """Log the failure; tell the person in general terms (no internals leak)."""
+        log.error("Teams turn failed: %s", error, exc_info=error)
+        if context.activity.type == "invoke":
+            body = message_response(FAILED)
+            reply = Activity(type="invokeResponse", value={"status": 200, "body": body})
+        else:
+            reply = Activity(type="message", text=FAILED, text_format="plain")
+        try:
+            await context.send_activity(reply)
+        except Exception as exc:
+            log.warning("could not tell the user about the failure: %s", exc)
+
+    async def close(self) -> None:
+        await self.surface.close()
+
+
+class _Request:
+    """The SDK's view of a request whose body we already read and whose token we checked."""
+
+    def __init__(
+        self,
+        method: str,
+        headers: Mapping[str, str],
+        body: dict[str, Any],
+        identity: ClaimsIdentity | None,
+    ) -> None:
+        self.method = method
+        self.headers = headers
+        self._body = body
+        self._identity = identity
+
+    async def json(self) -> dict[str, Any]:
+        return self._body
+
+    def get_claims_identity(self) -> ClaimsIdentity | None:
+        return self._identity
+
+    def get_path_param(self, name: str) -> str:
+        raise KeyError(name)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)

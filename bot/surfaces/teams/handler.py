@@ -1,0 +1,257 @@
+"""What the bot does with each activity Teams sends: @mention commands, card actions
+(``adaptiveCard/action`` invokes), and being added to a team.
+
+Activities become ``Interaction`` values for the platform-free handlers; nothing here
+decides product rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from microsoft_agents.activity import Activity, InvokeResponse, TurnContextProtocol
+from microsoft_agents.hosting.core import ActivityHandler, TurnContext
+from microsoft_agents.hosting.core.connector import ConnectorClientBase, TeamsConnectorClient
+
+from bot import commands
+from bot.actions import Action, BadAction, Verb
+from bot.config import Department
+from bot.domain import Person, Thread
+from bot.errors import SwitchboardError
+from bot.interaction import Interaction, Response
+from bot.ports import Card
+from bot.store import Store
+from bot.surfaces.teams import card as cards
+from bot.surfaces.teams.connector import split_conversation
+from bot.surfaces.teams.settings import TeamsSettings
+from bot.surfaces.teams.surface import TeamsSurface, thread_for_conversation
+
+log = logging.getLogger(__name__)
+Ctx = TurnContextProtocol[Activity]
+SURFACE = "teams"
+GUEST_ROLES = {"guest", "anonymous"}
+GUEST_CACHE_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The platform-free side the Teams bot talks to."""
+
+    handle: Callable[[Interaction], Awaitable[Response]]
+    render: Callable[[Thread, int | None], Awaitable[Card]]
+    find: Callable[[str | None, Person | None], Awaitable[Thread]]
+
+
+def _get(data: object, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
+class TeamsBot(ActivityHandler):
+    def __init__(
+        self,
+        settings: TeamsSettings,
+        departments: Sequence[Department],
+        store: Store,
+        surface: TeamsSurface,
+        backend: Backend,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.surface = surface
+        self.backend = backend
+        self.clock = clock
+        self._by_channel = {d.teams_channel: d.name for d in departments if d.teams_channel}
+        self._guests: dict[str, tuple[float, bool]] = {}
+
+    # messages ------------------------------------------------------------------------------
+    async def on_message_activity(self, turn_context: Ctx) -> None:
+        activity = turn_context.activity
+        if not self._our_tenant(activity):
+            await self._say(turn_context, "This switchboard serves another organization.")
+            return
+        text = _command_text(activity)
+        if not text:
+            await self._say(turn_context, "Mention me with a command; `help` lists them.")
+            return
+        actor = await self._person(turn_context)
+        channel_department = self._channel_department(activity)
+        try:
+            interaction = commands.parse(
+                text, SURFACE, actor, channel_department=channel_department
+            )
+        except commands.CommandError as exc:
+            await self._say(turn_context, str(exc))
+            return
+        if interaction.thread_ref is None:
+            chain = await thread_for_conversation(self.store, activity.conversation.id)
+            if chain:
+                interaction = dataclasses.replace(interaction, thread_ref=chain)
+        if interaction.verb is Verb.REPLY:
+            await self._confirm_reply(turn_context, interaction)
+            return
+        response = await self.backend.handle(interaction)
+        await self._say(turn_context, response.text)
+
+    async def _confirm_reply(self, turn_context: Ctx, interaction: Interaction) -> None:
+        try:
+            thread = await self.backend.find(interaction.thread_ref, interaction.actor)
+        except SwitchboardError as exc:
+            await self._say(turn_context, exc.user_text())
+            return
+        payload = Action(Verb.REPLY, thread.id).encode()
+        card = cards.confirm_reply_card(
+            thread.short_id, thread.network, interaction.text, payload, interaction.actor.id
+        )
+        await turn_context.send_activity(
+            Activity(type="message", attachments=[cards.attachment(card)])
+        )
+
+    # card actions --------------------------------------------------------------------------
+    async def on_invoke_activity(self, turn_context: Ctx) -> InvokeResponse | None:
+        activity = turn_context.activity
+        if activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)
+        body = await self._card_action(turn_context)
+        return InvokeResponse(status=200, body=body)
+
+    async def _card_action(self, turn_context: Ctx) -> dict[str, Any]:
+        activity = turn_context.activity
+        action = _get(activity.value, "action")
+        data = _get(action, "data")
+        if _get(action, "type") != "Action.Execute" or not isinstance(data, Mapping):
+            return cards.error_response(400, "BadRequest", "Not a switchboard card action.")
+        if not self._our_tenant(activity):
+            return cards.message_response("This switchboard serves another organization.")
+        actor = await self._person(turn_context)
+        kind = data.get("kind")
+        if kind in ("confirm", "cancel") and data.get("requester") != actor.id:
+            return cards.message_response("Only the person who asked for this reply can answer it.")
+        if kind == "cancel":
+            return cards.card_response(cards.notice_card("Cancelled; nothing was posted."))
+        try:
+            decoded = Action.decode(str(data.get("action", "")))
+        except BadAction as exc:
+            return cards.error_response(400, "BadRequest", str(exc))
+        interaction = Interaction(
+            surface=SURFACE,
+            actor=actor,
+            verb=decoded.verb,
+            thread_ref=decoded.thread_id,
+            channel_department=self._channel_department(activity),
+        )
+        if kind == "confirm":
+            interaction = dataclasses.replace(interaction, text=str(data.get("text", "")))
+        elif decoded.verb is Verb.REPLY:
+            interaction = dataclasses.replace(interaction, text=str(data.get("reply_text", "")))
+        elif decoded.verb is Verb.TRANSFER:
+            interaction = dataclasses.replace(
+                interaction,
+                department=str(data.get("department") or "") or None,
+                text=str(data.get("note", "")).strip(),
+            )
+        if decoded.verb is Verb.REPLY:
+            interaction = await self._with_membership(interaction)
+        response = await self.backend.handle(interaction)
+        if kind == "confirm":
+            return cards.card_response(cards.notice_card(response.text, response.ok))
+        if not response.ok or response.thread is None:
+            return cards.message_response(response.text)
+        placement = data.get("placement")
+        if not isinstance(placement, int) or not 0 <= placement <= response.thread.placement:
+            placement = None
+        card = await self.backend.render(response.thread, placement)
+        return cards.card_response(self.surface.render(card))
+
+    async def _with_membership(self, interaction: Interaction) -> Interaction:
+        """Members of a department are the people in its channel: a reply from there is
+        from a member; from anywhere else (another channel, a personal chat) it is not."""
+        try:
+            thread = await self.backend.find(interaction.thread_ref, interaction.actor)
+        except SwitchboardError:
+            return interaction
+        member = interaction.channel_department == thread.department
+        return dataclasses.replace(interaction, is_member=member)
+
+    # installation --------------------------------------------------------------------------
+    async def on_conversation_update_activity(self, turn_context: Ctx) -> None:
+        activity = turn_context.activity
+        recipient = activity.recipient.id if activity.recipient else None
+        added = [m.id for m in activity.members_added or []]
+        if recipient is None or recipient not in added or not self._our_tenant(activity):
+            return
+        channel = _get(activity.channel_data, "channel", "id") or activity.conversation.id
+        department = self._by_channel.get(channel)
+        if department:
+            text = f"Switchboard is here. This channel shows the {department} department."
+        else:
+            text = (
+                "Switchboard is installed. To show a department in this channel, set its "
+                f"teams_channel to {channel} in the config. Mention me with help for commands."
+            )
+        await self._say(turn_context, text)
+
+    # helpers --------------------------------------------------------------------------------
+    async def _say(self, turn_context: Ctx, text: str) -> None:
+        await turn_context.send_activity(
+            Activity(type="message", text=cards.plain(text, 4000), text_format="plain")
+        )
+
+    def _our_tenant(self, activity: Activity) -> bool:
+        if not self.settings.tenant_id:
+            return True
+        tenant = (activity.conversation.tenant_id if activity.conversation else None) or _get(
+            activity.channel_data, "tenant", "id"
+        )
+        return str(tenant or "").lower() == self.settings.tenant_id.lower()
+
+    def _channel_department(self, activity: Activity) -> str | None:
+        channel = _get(activity.channel_data, "channel", "id")
+        if not channel and activity.conversation:
+            channel = split_conversation(activity.conversation.id)[0]
+        return self._by_channel.get(str(channel or ""))
+
+    async def _person(self, turn_context: Ctx) -> Person:
+        sender = turn_context.activity.from_property
+        person_id = sender.aad_object_id or sender.id
+        guest = await self._is_guest(turn_context, sender.id)
+        return Person(surface=SURFACE, id=person_id, name=sender.name or "", is_guest=guest)
+
+    async def _is_guest(self, turn_context: Ctx, user_id: str) -> bool:
+        """Guests (and anyone we cannot look up) never count as full members: fail closed."""
+        now = self.clock()
+        cached = self._guests.get(user_id)
+        if cached and cached[0] > now:
+            return cached[1]
+        activity = turn_context.activity
+        where = (
+            _get(activity.channel_data, "team", "id")
+            or split_conversation(activity.conversation.id)[0]
+        )
+        services = turn_context.services if isinstance(turn_context, TurnContext) else None
+        client = services.get(ConnectorClientBase) if services else None  # type: ignore[type-abstract]
+        guest = True
+        if isinstance(client, TeamsConnectorClient):
+            try:
+                member = await client.get_conversation_member(where, user_id)
+                guest = (member.user_role or "user").lower() in GUEST_ROLES
+            except Exception as exc:
+                log.warning("cannot look up Teams member %s: %s; treating as guest", user_id, exc)
+                return True
+        self._guests[user_id] = (now + GUEST_CACHE_SECONDS, guest)
+        return guest
+
+
+def _command_text(activity: Activity) -> str:
+    """The message text without the bot's @mention (and Teams' non-breaking spaces)."""
+    text = activity.remove_recipient_mention() if activity.entities else (activity.text or "")
+    return text.replace("&nbsp;", " ").replace("\xa0", " ").strip()

@@ -1,0 +1,112 @@
+"""Flows across surfaces and policies: a thread moving between Teams and another platform,
+and the ``members`` reply policy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bot.actions import Verb
+from bot.domain import Person
+from bot.interaction import Interaction
+from bot.store import Store
+from bot.surfaces.cardlog import CardLogSurface
+from tests.teams.fakes import ConnectorFake
+from tests.teams.world import (
+    PRESS,
+    SUPPORT,
+    card_actions,
+    content,
+    invoke,
+    message,
+    texts,
+    world,
+)
+
+
+def log_entries(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+async def test_a_thread_moves_from_another_platform_to_teams_and_back(
+    store: Store, connector: ConnectorFake, tmp_path: Path
+) -> None:
+    other_log = tmp_path / "other-platform.jsonl"
+    other = CardLogSurface(other_log)
+    async with world(store, connector, tmp_path, others=[other]) as w:
+        await w.mention(1, "hello, does anyone read this?")
+        [thread] = await w.board.store.list_threads()
+        assert thread.department == "social"
+        assert connector.cards() == [], "social has no Teams channel"
+
+        sam = Person(surface="cardlog", id="sam", name="Sam")
+        moved = await w.board.handle(
+            Interaction("cardlog", sam, Verb.TRANSFER, thread.short_id, "support", "over to you")
+        )
+        assert moved.ok, moved.text
+        await w.board.dispatcher.drain()
+
+        [card] = connector.cards(SUPPORT)
+        shown = texts(content(card))
+        assert "hello, does anyone read this?" in shown
+        assert "Transferred to Customer Support by Sam — over to you" in shown
+        banners = [e for e in log_entries(other_log) if e["op"] == "update"]
+        assert "Transferred to Customer Support by Sam" in banners[-1]["card"]["banner"]
+
+        action = card_actions(content(card))["Transfer/Transfer"]
+        status, body = await w.post(
+            invoke(
+                action,
+                card["conversation"]["id"],
+                w.service_url,
+                inputs={"department": "social", "note": "not for us"},
+            )
+        )
+        assert status == 200
+        assert "Transferred to Social team by Alice Doe — not for us" in texts(body["value"])
+        await w.board.dispatcher.drain()
+
+        posts = [e for e in log_entries(other_log) if e["op"] == "post"]
+        assert [(p["ref"]["department"], p["ref"]["placement"]) for p in posts] == [
+            ("social", 0),
+            ("support", 1),
+            ("social", 2),
+        ]
+        assert any("Alice Doe" in line for line in posts[-1]["card"]["history"])
+        final = content(connector.activities[card["id"]])
+        assert [a["type"] for a in final["actions"]] == ["Action.OpenUrl"]
+        chain = [a["text"] for a in connector.chain(card["id"]) if a.get("text")]
+        assert "Transferred to Social team by Alice Doe — not for us" in chain
+
+
+async def test_members_policy_allows_replies_only_from_the_departments_channel(
+    store: Store, connector: ConnectorFake, tmp_path: Path
+) -> None:
+    async with world(store, connector, tmp_path) as w:
+        await w.mention(1, "a journalist asks for a statement")
+        [thread] = await w.board.store.list_threads()
+        assert thread.department == "press"
+
+        await w.post(message(f"reply {thread.short_id} No comment.", SUPPORT, w.service_url))
+        confirm = next(
+            a for a in connector.activities.values() if a.get("attachments") and a.get("replyToId")
+        )
+        post = card_actions(content(confirm))["Post publicly"]
+        status, body = await w.post(invoke(post, confirm["conversation"]["id"], w.service_url))
+        assert status == 200
+        assert "Only members of PR may reply publicly" in texts(body["value"])
+        [source] = w.board.sources
+        assert source.replies == {}  # type: ignore[attr-defined]
+
+        [card] = connector.cards(PRESS)
+        status, body = await w.post(
+            invoke(
+                card_actions(content(card))["Reply/Post publicly"],
+                card["conversation"]["id"],
+                w.service_url,
+                inputs={"reply_text": "No comment."},
+            )
+        )
+        assert status == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
+        assert [r["text"] for r in source.replies.values()] == ["No comment."]  # type: ignore[attr-defined]

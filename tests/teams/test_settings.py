@@ -1,0 +1,53 @@
+"""The teams config section: defaults, validation messages that name the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from bot.surfaces.teams.settings import TeamsSettings
+from tests.teams.world import APP_ID, TENANT
+
+
+def test_defaults_use_the_public_bot_framework() -> None:
+    settings = TeamsSettings()
+    assert settings.service_url == "https://smba.trafficmanager.net/teams/"
+    assert settings.openid_metadata_url.startswith("https://login.botframework.com/")
+    assert not settings.authenticated
+
+
+def test_service_url_gets_its_trailing_slash_and_bounds_allowed_hosts() -> None:
+    settings = TeamsSettings(service_url="http://127.0.0.1:8123/teams")
+    assert settings.service_url == "http://127.0.0.1:8123/teams/"
+    assert settings.service_host_allowed("http://127.0.0.1:8123/other/")
+    assert settings.service_host_allowed("https://smba.trafficmanager.net/emea/")
+    assert settings.service_host_allowed("https://x.botframework.com/")
+    assert not settings.service_host_allowed("https://botframework.com.evil.example/")
+    assert not settings.service_host_allowed("https://evil.example/")
+    assert not settings.service_host_allowed("not a url")
+
+
+def test_multi_tenant_tokens_come_from_the_bot_framework_tenant() -> None:
+    single = TeamsSettings(app_id=APP_ID, app_password="s", tenant_id=TENANT)
+    multi = TeamsSettings(app_id=APP_ID, app_password="s", app_type="multi_tenant")
+    assert single.token_tenant == TENANT
+    assert multi.token_tenant == "botframework.com"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"app_id": "my-bot", "app_password": "s", "tenant_id": TENANT}, "teams.app_id must be"),
+        ({"app_id": APP_ID, "tenant_id": TENANT}, "teams.app_password"),
+        ({"app_id": APP_ID, "app_password": "s"}, "teams.tenant_id"),
+        ({"service_url": "ftp://x"}, "teams.service_url"),
+        ({"app_name": "x" * 31}, "teams.app_name"),
+        ({"accent_color": "blue"}, "teams.accent_color"),
+        ({"app_secret": "s"}, "app_secret"),
+    ],
+)
+def test_invalid_settings_name_the_key(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        TeamsSettings(**fields)
