@@ -1,0 +1,1 @@
+"""Tests of the Slack surface against a loopback fake of the Slack Web API."""
