@@ -76,6 +76,14 @@ async def check(config: Config) -> int:
         report(False, "store", str(exc))
     finally:
         await store.close()
+    if config.slack is not None:
+        from bot.surfaces.slack.surface import SlackSurface
+
+        try:
+            who = await SlackSurface.from_config(config).api.call("auth.test")
+            report(True, "slack", f"signed in as {who.get('user')} in {who.get('team')}")
+        except SwitchboardError as exc:
+            report(False, "slack", str(exc))
     for source in build_sources(config):
         try:
             report(True, f"source {source.name}", await source.check())
