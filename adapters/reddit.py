@@ -1,9 +1,9 @@
 """Reddit: username mentions and comment replies from the inbox, replies as comments.
 
-Auth is a script app's password grant (``POST /api/v1/access_token`` on ``token_url``, basic
-auth ``client_id:client_secret``); the bearer token is refreshed a minute before it expires and
-once more when the API answers 401. Every request carries the User-Agent Reddit asks for,
-``<platform>:<app id>:<version> (by /u/<username>)``.
+Auth is a script app's password grant (``adapters.reddit_auth``): the bearer token is renewed
+a minute before it expires and once more when the API answers 401. Every request carries the
+User-Agent Reddit asks for, ``<platform>:<app id>:<version> (by /u/<username>)``. The JSON
+shapes (inbox comments, Listings, errors in answer bodies) are read in ``adapters.reddit_wire``.
 
 Mark-read protocol. Inbox items (``GET /message/unread?mark=false``) must be marked read only
 once they are stored, and the ``Source`` port has no "stored" callback. So the cursor carries the
@@ -20,30 +20,20 @@ parent with the same text and return it instead of posting twice.
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import logging
-import re
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
 from adapters.base import SourceSettings
-from adapters.http import HttpClient, HttpStatusError, NetworkError, RateLimitState
-from adapters.support import (
-    MALFORMED,
-    coerce_settings,
-    explain_check_error,
-    log_malformed,
-    text_field,
-)
-from adapters.text import clean_text, html_to_text
-from bot.domain import Author, Mention, ReplyResult
+from adapters.http import HttpClient, HttpStatusError, RateLimitState
+from adapters.reddit_auth import RedditAuth
+from adapters.reddit_wire import api_error, inbox_mention, is_path, listing_children, normal_text
+from adapters.support import MALFORMED, coerce_settings, explain_check_error, log_malformed
+from bot.domain import Mention, ReplyResult
 from bot.errors import SourceError
 from bot.ports import Batch, ReplyLimit
 
@@ -52,14 +42,10 @@ log = logging.getLogger(__name__)
 APP = "social-switchboard"
 VERSION = "0.1.0"
 REPLY_LIMIT = 10_000
-TOKEN_MARGIN = 60.0
 READ_CHUNK = 25
 SEEN_LIMIT = 1000
 KINDS = ("username_mention", "comment_reply", "post_reply")
 NEEDED_SCOPES = frozenset({"identity", "privatemessages", "submit", "history"})
-_SUBMISSION = re.compile(r"^/r/[^/]+/comments/([a-z0-9]+)/", re.IGNORECASE)
-_WAIT = re.compile(r"(\d+)\s*(millisecond|second|minute|hour)", re.IGNORECASE)
-_UNIT = {"millisecond": 0.001, "second": 1.0, "minute": 60.0, "hour": 3600.0}
 
 
 class RedditSettings(SourceSettings):
@@ -124,11 +110,15 @@ class RedditSource:
             or f"python:{APP}:{VERSION} (by /u/{settings.username})"
         }
         self._api = _RedditHttp(settings.base_url, label=f"reddit {self.name}", headers=ua)
-        self._auth = HttpClient(settings.token_url, label=f"reddit {self.name} login", headers=ua)
-        self._token = ""
-        self._token_expires = 0.0
-        self.scopes: frozenset[str] = frozenset()
-        self._token_lock = asyncio.Lock()
+        self.auth = RedditAuth(
+            name=self.name,
+            token_url=settings.token_url,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            username=settings.username,
+            password=settings.password,
+            headers=ua,
+        )
         self._reported: set[str] = set()
 
     @classmethod
@@ -143,50 +133,14 @@ class RedditSource:
 
     async def close(self) -> None:
         await self._api.close()
-        await self._auth.close()
+        await self.auth.close()
 
-    # -- auth ---------------------------------------------------------------------------------
-
-    async def _bearer(self, *, renew: bool = False) -> str:
-        async with self._token_lock:
-            if renew or not self._token or time.time() >= self._token_expires - TOKEN_MARGIN:
-                await self._login()
-            return self._token
-
-    async def _login(self) -> None:
-        s = self.settings
-        secret = f"{s.client_id}:{s.client_secret.get_secret_value()}".encode()
-        form = {"grant_type": "password", "username": s.username}
-        form["password"] = s.password.get_secret_value()
-        auth = {"Authorization": f"Basic {base64.b64encode(secret).decode()}"}
-        try:
-            data = (await self._auth.request("POST", s.token_url, data=form, headers=auth)).json()
-        except HttpStatusError as exc:
-            if exc.status != 401:
-                raise
-            raise SourceError(
-                f"reddit {self.name}: Reddit rejected the app credentials (client_id/"
-                f"client_secret) at {s.token_url}"
-            ) from exc
-        except NetworkError as exc:
-            raise SourceError(
-                f"reddit {self.name}: cannot reach the token endpoint: {exc}"
-            ) from exc
-        if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-            raise SourceError(
-                f"reddit {self.name}: login as u/{s.username} failed ({data!r:.80}): check username"
-                " and password (accounts with two-factor authentication cannot use a script app)"
-            )
-        self._token = data["access_token"]
-        expires_in = data.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
-        self._token_expires = time.time() + lifetime
-        self.scopes = frozenset(str(data.get("scope", "")).replace(",", " ").split())
+    # -- calls -------------------------------------------------------------------------------
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One API call with a valid bearer token (renewed once on a 401)."""
         for attempt in (1, 2):
-            token = await self._bearer(renew=attempt == 2)
+            token = await self.auth.bearer(renew=attempt == 2)
             auth = {"Authorization": f"bearer {token}"}
             try:
                 response = await self._api.request(method, path, headers=auth, **kwargs)
@@ -245,7 +199,7 @@ class RedditSource:
             params = {"limit": self.settings.page_size, "mark": "false", "raw_json": 1}
             params |= {"after": after} if after else {}
             listing = await self._call("GET", "/message/unread", params=params, retries=2)
-            children, after = _listing(listing, "/message/unread")
+            children, after = listing_children(listing, "/message/unread")
             items.extend(children)
             if not after:
                 return items, False
@@ -288,7 +242,7 @@ class RedditSource:
         )
         body: Any = answer.get("json") if isinstance(answer, dict) else None
         if isinstance(body, dict) and body.get("errors"):
-            raise _api_error(self.name, body["errors"], body.get("ratelimit"))
+            raise api_error(self.name, body["errors"], body.get("ratelimit"))
         try:
             thing = body["data"]["things"][0]["data"]
             return ReplyResult(external_id=str(thing["name"]), url=self._link(thing))
@@ -305,15 +259,15 @@ class RedditSource:
             params={"limit": 100, "sort": "new", "raw_json": 1},
             retries=2,
         )
-        children, _ = _listing(listing, f"/user/{user}/comments")
-        wanted = _normal(text)
+        children, _ = listing_children(listing, f"/user/{user}/comments")
+        wanted = normal_text(text)
         for child in children:
             data = child.get("data") if isinstance(child, dict) else None
             if (
                 isinstance(data, dict)
                 and data.get("parent_id") == thing_id
                 and isinstance(data.get("body"), str)
-                and _normal(data["body"]) == wanted
+                and normal_text(data["body"]) == wanted
                 and isinstance(data.get("name"), str)
             ):
                 return ReplyResult(external_id=data["name"], url=self._link(data))
@@ -321,7 +275,7 @@ class RedditSource:
 
     def _link(self, thing: dict[str, Any]) -> str:
         path = thing.get("permalink")
-        return f"{self.web_url}{path}" if isinstance(path, str) and _is_path(path) else ""
+        return f"{self.web_url}{path}" if isinstance(path, str) and is_path(path) else ""
 
     # -- check --------------------------------------------------------------------------------
 
@@ -343,88 +297,10 @@ class RedditSource:
                 f"reddit {self.name}: {self.settings.base_url}/api/v1/me answered {me!r:.80}, "
                 f"not u/{self.settings.username}; is base_url the Reddit OAuth API?"
             )
-        missing = set() if "*" in self.scopes else NEEDED_SCOPES - self.scopes
+        scopes = self.auth.scopes
+        missing = set() if "*" in scopes else NEEDED_SCOPES - scopes
         if missing:
             raise SourceError(
                 f"reddit {self.name}: the token lacks the scopes {', '.join(sorted(missing))}"
             )
-        return f"u/{name} on {self.settings.base_url} (scopes: {' '.join(sorted(self.scopes))})"
-
-
-def inbox_mention(data: dict[str, Any], source: str, web_url: str) -> Mention:
-    """One inbox comment (username mention or reply) as a Mention."""
-    fullname, author = text_field(data, "name"), text_field(data, "author")
-    if not fullname.startswith("t1_"):
-        raise ValueError(f"name {fullname!r} is not a comment fullname")
-    context = data.get("context")
-    path = context.split("?", 1)[0] if isinstance(context, str) and _is_path(context) else ""
-    match = _SUBMISSION.match(path)
-    candidates = (
-        data.get("link_id"),
-        f"t3_{match.group(1)}" if match else "",
-        data.get("parent_id"),
-    )
-    link_id = next((c for c in candidates if isinstance(c, str) and c.startswith("t3_")), fullname)
-    html = data.get("body_html")
-    text = (
-        html_to_text(html)
-        if isinstance(html, str) and html
-        else clean_text(text_field(data, "body"))
-    )
-    author_id = data.get("author_fullname")
-    return Mention(
-        source=source,
-        network="reddit",
-        external_id=fullname,
-        conversation_key=link_id,
-        author=Author(
-            id=author_id if isinstance(author_id, str) and author_id else author,
-            handle=author,
-            display_name=f"u/{author}",
-            profile_url=f"{web_url}/user/{quote(author, safe='')}",
-        ),
-        text=text,
-        permalink=f"{web_url}{path}" if path else "",
-        created_at=datetime.fromtimestamp(float(data["created_utc"]), UTC),
-        reply_data={
-            "thing_id": fullname,
-            "link_id": link_id,
-            "subreddit": str(data.get("subreddit") or ""),
-        },
-    )
-
-
-def _listing(payload: Any, where: str) -> tuple[list[Any], str]:
-    data = payload.get("data") if isinstance(payload, dict) else None
-    children = data.get("children") if isinstance(data, dict) else None
-    if not isinstance(children, list):
-        raise SourceError(f"reddit: {where} did not answer a Listing: {payload!r:.200}")
-    after = data.get("after") if isinstance(data, dict) else None
-    return children, after if isinstance(after, str) else ""
-
-
-def _api_error(source: str, errors: Any, ratelimit: Any) -> SourceError:
-    pairs = [
-        (str(e[0]), str(e[1])) if isinstance(e, list) and len(e) > 1 else (str(e), "")
-        for e in (errors if isinstance(errors, list) else [errors])
-    ]
-    text = "; ".join(f"{code}: {message}" if message else code for code, message in pairs)
-    wait = next((_wait_seconds(m, ratelimit) for c, m in pairs if c == "RATELIMIT"), None)
-    return SourceError(f"reddit {source}: Reddit refused the comment: {text}", retry_after=wait)
-
-
-def _wait_seconds(message: str, ratelimit: Any) -> float:
-    if isinstance(ratelimit, int | float) and ratelimit > 0:
-        return float(ratelimit)
-    match = _WAIT.search(message)
-    if match is None:
-        return 60.0
-    return int(match.group(1)) * _UNIT[match.group(2).lower()]
-
-
-def _is_path(value: str) -> bool:
-    return value.startswith("/") and not value.startswith("//")
-
-
-def _normal(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").strip().split("\n"))
+        return f"u/{name} on {self.settings.base_url} (scopes: {' '.join(sorted(scopes))})"

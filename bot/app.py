@@ -7,7 +7,6 @@ surface -> Interaction -> handlers -> ThreadService / ReplyService -> source
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,8 +89,12 @@ class Switchboard:
     async def stop(self) -> None:
         self._stop.set()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                log.warning("a background loop did not stop within 10 s; cancelled it")
+            except asyncio.CancelledError:
+                pass
         self._tasks.clear()
         for source in self.sources:
             await source.close()
@@ -106,11 +109,15 @@ class Switchboard:
             report["store"] = "ok"
         except Exception as exc:
             report["store"] = f"unreachable: {exc}"
-        failing = {h.name: h.last_error for h in self.ingestor.health.values() if h.failing}
-        report["sources"] = {
-            name: ("failing: " + failing[name]) if name in failing else "ok"
-            for name in self.ingestor.health
-        }
-        report["degraded"] = bool(failing)
+        sources: dict[str, str] = {}
+        for health in self.ingestor.health.values():
+            if health.failing:
+                sources[health.name] = f"failing: {health.last_error}"
+            elif health.rate_limited:
+                sources[health.name] = f"rate limited, slowing down: {health.last_error}"
+            else:
+                sources[health.name] = "ok"
+        report["sources"] = sources
+        report["degraded"] = any(h.failing for h in self.ingestor.health.values())
         report["ready"] = report["store"] == "ok"
         return report

@@ -24,7 +24,7 @@ log = logging.getLogger("switchboard")
 
 
 async def serve(config: Config) -> int:
-    from bot.platforms import install_platforms, local_surfaces
+    from bot.platforms import install_platforms, local_surfaces, start_platforms
     from bot.server import build_app
 
     board = Switchboard.from_config(config, local_surfaces(config))
@@ -35,6 +35,7 @@ async def serve(config: Config) -> int:
     site = web.TCPSite(runner, config.server.host, config.server.port)
     await site.start()
     await board.start()
+    await start_platforms(app, config)
     log.info("serving on http://%s:%d", config.server.host, config.server.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -70,6 +70,8 @@ class CardDispatcher:
             await self._close_old(thread, refs, event, line)
         elif line and event.kind not in QUIET:
             for ref in current:
+                if event.kind is EventKind.NOTE and event.surface == ref.surface:
+                    continue  # the note was written right there; do not echo it back
                 await self._surface(ref).notify(ref, line, f"{event.id}:{ref.surface}")
 
     async def _sync_current(self, thread: Thread, refs: dict[str, CardRef]) -> list[CardRef]:

@@ -32,6 +32,9 @@ class SourceHealth:
     polls: int = 0
     stored: int = 0
     failures: int = 0
+    """Consecutive failures other than rate limiting."""
+    rate_limited: int = 0
+    """Consecutive polls the network asked us to slow down (429, Retry-After)."""
     last_error: str = ""
     last_ok: datetime | None = None
 
@@ -46,6 +49,7 @@ class Ingestor:
     sources: Sequence[Source]
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)
     lease_seconds: float = 60.0
+    first_backoff: float = 1.0
     health: dict[str, SourceHealth] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,6 +69,7 @@ class Ingestor:
         health.polls += 1
         health.stored += len(batch.mentions)
         health.failures = 0
+        health.rate_limited = 0
         health.last_error = ""
         health.last_ok = utcnow()
         return batch.more
@@ -72,7 +77,7 @@ class Ingestor:
     async def supervise(self, source: Source, stop: asyncio.Event) -> None:
         store = self.threads.store
         lease = f"source:{source.name}"
-        backoff = 1.0
+        backoff = self.first_backoff
         try:
             while not stop.is_set():
                 if not await store.acquire_lease(lease, self.holder, self.lease_seconds):
@@ -82,7 +87,7 @@ class Ingestor:
                     continue
                 try:
                     more = await self.poll_once(source)
-                    backoff = 1.0
+                    backoff = self.first_backoff
                     delay = 0.0 if more else source.poll_interval
                 except asyncio.CancelledError:
                     raise
@@ -95,9 +100,13 @@ class Ingestor:
 
     def _failed(self, source: Source, exc: Exception, backoff: float) -> float:
         health = self.health[source.name]
-        health.failures += 1
-        health.last_error = str(exc) or type(exc).__name__
         retry_after = exc.retry_after if isinstance(exc, SourceError) else None
+        if retry_after is None:
+            health.failures += 1
+            health.rate_limited = 0
+        else:  # the network is pacing us, not failing: slow down without raising alarms
+            health.rate_limited += 1
+        health.last_error = str(exc) or type(exc).__name__
         delay = retry_after if retry_after is not None else backoff * random.uniform(0.5, 1.5)
         if isinstance(exc, SourceError):
             log.warning("source %s failed (%s); retrying in %.1fs", source.name, exc, delay)

@@ -44,7 +44,29 @@ def install_teams(board: Switchboard, app: web.Application, config: Config) -> C
     return endpoint.close
 
 
+def install_slack(board: Switchboard, app: web.Application, config: Config) -> None:
+    """``POST /slack/events``; the Socket Mode connection (if ``slack.app_token`` is set) is
+    opened by ``start_platforms`` once the server runs, and closed with the app's cleanup."""
+    if config.slack is None:
+        return
+    from bot.surfaces.slack.app import install_slack as mount
+    from bot.surfaces.slack.surface import SlackSurface
+
+    surface = SlackSurface.from_config(config)
+    board.add_surface(surface)
+    mount(board, app, config.slack, surface)
+
+
 def install_platforms(board: Switchboard, app: web.Application, config: Config) -> list[Closer]:
     """Add every configured chat platform; returns what to close on shutdown."""
+    install_slack(board, app, config)
     closers = [install_teams(board, app, config)]
     return [c for c in closers if c is not None]
+
+
+async def start_platforms(app: web.Application, config: Config) -> None:
+    """Open outbound connections once the HTTP server runs (Slack Socket Mode)."""
+    if config.slack is not None and config.slack.app_token:
+        from bot.surfaces.slack.app import start_socket_mode
+
+        await start_socket_mode(app)

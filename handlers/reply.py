@@ -25,6 +25,11 @@ async def reply(ctx: Context, interaction: Interaction) -> Response:
             f"Only members of {department.label} may reply publicly to its threads; "
             "transfer it or ask them."
         )
+    if department.reply_policy == "approval" and not interaction.key.startswith("approval:"):
+        raise NotAllowed(
+            f"Public replies for {department.label} need an approver: draft it with the "
+            "card's Reply button so a colleague can approve it."
+        )
     key = interaction.key or default_key(interaction, thread.id)
     record = await ctx.replies.reply(
         thread.id, interaction.actor, interaction.text, key, interaction.surface

@@ -280,6 +280,7 @@ class SQLiteStore(Store):
                 "INSERT OR REPLACE INTO leases (name, holder, expires_at) VALUES (?, ?, ?)",
                 (name, holder, now + ttl_seconds),
             )
+            c.execute("DELETE FROM leases WHERE expires_at < ?", (now,))  # lapsed: forget them
             return True
 
         return await self._run(run)

@@ -95,6 +95,6 @@ def test_the_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         "TEAMS_APP_PASSWORD",
         "TEAMS_TENANT_ID",
     ):
-        monkeypatch.setenv(name, "set-by-test")
+        monkeypatch.setenv(name, "set-by-test-0123456789")
     config = load_config(ROOT / "switchboard.example.yaml")
     assert {d.name for d in config.departments} >= {"social", "support"}

@@ -13,11 +13,13 @@ from tests.boards import board_for, mention_item, real_store, write_items
 
 
 class StormySource(ReplaySource):
-    """A replay source whose network answers 429 a few times before it recovers."""
+    """A replay source whose network answers 429 a few times, then fails with 503s, then
+    recovers."""
 
-    def __init__(self, settings: ReplaySettings, storms: int) -> None:
+    def __init__(self, settings: ReplaySettings, storms: int, outages: int = 0) -> None:
         super().__init__(settings)
         self.storms = storms
+        self.outages = outages
         self.calls = 0
 
     async def fetch(self, cursor: str | None) -> Batch:
@@ -25,6 +27,9 @@ class StormySource(ReplaySource):
         if self.storms:
             self.storms -= 1
             raise SourceError("429 Too Many Requests", retry_after=0.02)
+        if self.outages:
+            self.outages -= 1
+            raise SourceError("503 Service Unavailable")
         return await super().fetch(cursor)
 
 
@@ -33,21 +38,25 @@ async def test_a_storm_slows_the_poller_and_loses_nothing(tmp_path: Path) -> Non
     async with real_store("sqlite", tmp_path) as store:
         board = board_for(store, items)
         settings = ReplaySettings(name="stormy", type="replay", path=str(items), batch_size=10)
-        stormy = StormySource(settings, storms=4)
-        ingestor = Ingestor(board.threads, [stormy, board.sources[0]])
+        stormy = StormySource(settings, storms=4, outages=3)
+        ingestor = Ingestor(board.threads, [stormy, board.sources[0]], first_backoff=0.01)
         stop = asyncio.Event()
         task = asyncio.create_task(ingestor.run(stop))
-        failing_seen = False
-        for _ in range(200):
-            failing_seen = failing_seen or ingestor.health["stormy"].failing
+        failing_seen = rate_limited_seen = False
+        for _ in range(1000):
+            health = ingestor.health["stormy"]
+            failing_seen = failing_seen or health.failing
+            rate_limited_seen = rate_limited_seen or (
+                health.rate_limited >= 4 and not health.failing
+            )
             if ingestor.health["stormy"].stored == 25 and ingestor.health["sample"].stored == 25:
                 break
             await asyncio.sleep(0.01)
         stop.set()
         await task
-        assert failing_seen
+        assert rate_limited_seen and failing_seen
         assert not ingestor.health["stormy"].failing
-        assert stormy.calls == 4 + 3
+        assert stormy.calls == 4 + 3 + 3
         assert await store.get_cursor("stormy") == "25"
         threads = await store.list_threads()
         assert len(threads) == 50

@@ -1,0 +1,92 @@
+"""Slack inbound: a slack-bolt ``AsyncApp`` on the project's one aiohttp server.
+
+    surface = SlackSurface.from_config(config)
+    board.add_surface(surface)
+    install_slack(board, app, config.slack, surface)   # POST /slack/events
+    handler = await start_socket_mode(app)             # when slack.app_token is set
+
+Events, interactivity and slash commands all arrive at ``POST /slack/events`` (or over the
+Socket Mode websocket); bolt checks the signature and timestamp, the listeners ack at once
+and do the work in tracked background tasks, and everything becomes an ``Interaction`` for
+``board.handle``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Switchboard
+from bot.config import SlackSettings
+from bot.surfaces.slack import buttons, commands, drafts, events, home, modals
+from bot.surfaces.slack.inbound import SlackInbound
+from bot.surfaces.slack.surface import SlackSurface
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+SLACK_KEY: web.AppKey[SlackInbound] = web.AppKey("slack", SlackInbound)
+
+
+def build_bolt(settings: SlackSettings, client: AsyncWebClient) -> AsyncApp:
+    """The bolt app: verifies signatures (and the 5-minute timestamp window) and runs each
+    listener to its ack before answering, so acks stay explicit and work is tracked."""
+    return AsyncApp(
+        client=client,
+        signing_secret=settings.signing_secret,
+        process_before_response=True,
+        logger=logging.getLogger("switchboard.slack.bolt"),
+    )
+
+
+def build_inbound(
+    board: Switchboard, settings: SlackSettings, surface: SlackSurface
+) -> SlackInbound:
+    bolt = build_bolt(settings, surface.api.client)
+    inbound = SlackInbound(board, surface, settings, bolt)
+    for module in (commands, buttons, drafts, modals, events, home):
+        module.register(bolt, inbound)
+    return inbound
+
+
+def install_slack(
+    board: Switchboard, app: web.Application, settings: SlackSettings, surface: SlackSurface
+) -> SlackInbound:
+    """Mount ``POST /slack/events`` on ``app``; background work is drained on shutdown."""
+    inbound = build_inbound(board, settings, surface)
+
+    async def slack_events(request: web.Request) -> web.Response:
+        bolt_response = await inbound.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def cleanup(app: web.Application) -> None:
+        if inbound.socket is not None:
+            await inbound.socket.close_async()  # type: ignore[no-untyped-call]
+        await inbound.close()
+
+    app[SLACK_KEY] = inbound
+    app.router.add_post(EVENTS_PATH, slack_events)
+    app.on_cleanup.append(cleanup)
+    return inbound
+
+
+async def start_socket_mode(
+    app: web.Application, *, web_client: AsyncWebClient | None = None
+) -> AsyncSocketModeHandler | None:
+    """Connect over Socket Mode when ``slack.app_token`` is set (no public URL needed);
+    None otherwise. The connection closes with the aiohttp app's cleanup."""
+    inbound = app[SLACK_KEY]
+    token = inbound.settings.app_token
+    if not token:
+        return None
+    handler = AsyncSocketModeHandler(
+        inbound.bolt, token, web_client=web_client or inbound.surface.api.client
+    )
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    inbound.socket = handler
+    log.info("connected to Slack over Socket Mode")
+    return handler

@@ -1,0 +1,204 @@
+"""Public replies from Slack, by the department's reply policy.
+
+``open`` / ``members``: the composer's text is posted at once (exactly once per key).
+``approval``: it becomes a draft shown to the approvers in the card's thread with Approve /
+Reject; approving posts it. A reply typed as ``@switchboard reply …`` becomes a draft its
+author confirms with a button. The drafts themselves live in ``handlers.approval``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.actions import Verb
+from bot.domain import Person
+from bot.errors import SwitchboardError
+from bot.interaction import Interaction, Response
+from bot.surfaces.slack.blocks import text_obj
+from bot.surfaces.slack.escape import SECTION_TEXT, fit, group_mention, link, mrkdwn, plain
+from bot.surfaces.slack.inbound import SlackInbound
+from bot.surfaces.slack.webapi import SlackCallError
+from handlers import approval
+from handlers.approval import Draft
+
+log = logging.getLogger(__name__)
+APPROVE = "sb_approve"
+REJECT = "sb_reject"
+SEND = "sb_send_draft"
+CANCEL = "sb_cancel_draft"
+DRAFT_ACTIONS = (APPROVE, REJECT, SEND, CANCEL)
+
+
+def draft_blocks(draft: Draft, heading: str, buttons: list[tuple[str, str, str]]) -> list[Any]:
+    shown = fit(draft.text, SECTION_TEXT)[0]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": text_obj(heading)},
+        {"type": "section", "text": text_obj(shown, "plain_text")},
+    ]
+    if buttons:
+        elements = []
+        for action_id, label, style in buttons:
+            button = {
+                "type": "button",
+                "action_id": action_id,
+                "text": text_obj(label, "plain_text"),
+                "value": draft.id,
+            }
+            if style:
+                button["style"] = style
+            elements.append(button)
+        blocks.append({"type": "actions", "elements": elements})
+    return blocks
+
+
+async def submit(
+    inbound: SlackInbound,
+    *,
+    thread_id: str,
+    actor: Person,
+    text: str,
+    key: str,
+    channel: str = "",
+    thread_ts: str = "",
+) -> Response:
+    """The composer was submitted: post now, or send the draft to the approvers."""
+    board = inbound.board
+    thread = await board.threads.find(thread_id)
+    dept = board.threads.directory.get(thread.department)
+    surface = inbound.surface.name
+    if dept.reply_policy == "approval":
+        interaction = Interaction(
+            surface, actor, Verb.REPLY, thread_ref=thread.id, text=text, key=key
+        )
+        try:
+            draft = await approval.request(inbound.ctx, interaction, approval=True)
+            await post_for_approval(inbound, draft)
+        except SwitchboardError as exc:
+            await inbound.tell(actor.id, exc.user_text(), channel=channel, thread_ts=thread_ts)
+            return Response(exc.user_text(), ok=False)
+        note = f"Your reply on {thread.short_id} is waiting for approval by {dept.label}."
+        await inbound.tell(actor.id, note, channel=channel, thread_ts=thread_ts)
+        return Response(note, thread=thread)
+    interaction = Interaction(
+        surface,
+        actor,
+        Verb.REPLY,
+        thread_ref=thread.id,
+        text=text,
+        key=key,
+        is_member=await inbound.member_flag(actor.id, dept.name),
+    )
+    return await inbound.run(interaction, channel=channel, thread_ts=thread_ts)
+
+
+async def post_for_approval(inbound: SlackInbound, draft: Draft) -> None:
+    """Show the draft to the approvers: in the card's thread, else the department channel."""
+    dept = inbound.board.threads.directory.get(draft.thread.department)
+    group = group_mention(dept.slack_usergroup)
+    who = mrkdwn(draft.author.label)
+    heading = (
+        f"{group + ' ' if group else ''}*Public reply for approval* on {draft.thread.short_id}, "
+        f"drafted by {who}. Approving posts it publicly."
+    )
+    message: dict[str, Any] = {
+        "text": fit(f"Draft reply by {draft.author.label} on {draft.thread.short_id}", 300, mrkdwn)[
+            0
+        ],
+        "blocks": draft_blocks(
+            draft, heading, [(APPROVE, "Approve and post", "primary"), (REJECT, "Reject", "danger")]
+        ),
+    }
+    ref = await inbound.current_card(draft.thread.id)
+    if ref is not None:
+        await inbound.api.post(ref.channel, thread_ts=ref.message_id, **message)
+        return
+    channel = inbound.surface.channel_for(dept.name)
+    if not channel:
+        raise SwitchboardError(f"{dept.label} has no Slack channel for approvals.")
+    await inbound.api.post(await inbound.surface.resolve_channel(channel), **message)
+
+
+async def offer_confirm(inbound: SlackInbound, draft: Draft, channel: str, thread_ts: str) -> None:
+    """Ask the author, privately, to confirm a reply typed as a chat command."""
+    heading = (
+        f"Send this public reply on {draft.thread.short_id}? Everyone on "
+        f"{mrkdwn(draft.thread.network)} will see it."
+    )
+    blocks = draft_blocks(
+        draft, heading, [(SEND, "Send publicly", "primary"), (CANCEL, "Cancel", "")]
+    )
+    params: dict[str, Any] = {
+        "channel": channel,
+        "user": draft.author.id,
+        "text": fit(f"Confirm your public reply on {draft.thread.short_id}", 300, plain)[0],
+        "blocks": blocks,
+    }
+    if thread_ts:
+        params["thread_ts"] = thread_ts
+    await inbound.api.call("chat.postEphemeral", **params)
+
+
+async def _decided(inbound: SlackInbound, body: dict[str, Any], draft: Draft, line: str) -> None:
+    channel = (body.get("channel") or {}).get("id") or ""
+    ts = (body.get("container") or {}).get("message_ts") or ""
+    if not channel or not ts or (body.get("container") or {}).get("is_ephemeral"):
+        return
+    message = {"text": line, "blocks": draft_blocks(draft, line, [])}
+    try:
+        await inbound.api.call("chat.update", channel=channel, ts=ts, **message)
+    except SlackCallError as exc:
+        log.warning("could not update the approval message %s: %s", ts, exc)
+
+
+async def on_draft_action(inbound: SlackInbound, body: dict[str, Any]) -> None:
+    action = (body.get("actions") or [{}])[0]
+    action_id = str(action.get("action_id", ""))
+    draft_id = str(action.get("value", ""))
+    user = str((body.get("user") or {}).get("id", ""))
+    channel = str((body.get("channel") or {}).get("id") or "")
+    thread_ts = str((body.get("container") or {}).get("thread_ts") or "")
+    actor = await inbound.actor(user)
+    ctx, surface = inbound.ctx, inbound.surface.name
+    try:
+        draft = await approval.load(ctx, draft_id)
+        is_member = await inbound.surface.is_member(user, draft.thread.department)
+        if action_id == APPROVE:
+            response = await approval.approve(
+                ctx, draft_id, actor, surface=surface, is_member=is_member
+            )
+            if response.ok:
+                sent = await ctx.threads.store.get_reply(approval.approval_key(draft_id))
+                where = f": {link(sent.url)}" if sent and sent.url else "."
+                line = f"Approved by {mrkdwn(actor.label)} and posted publicly{where}"
+                await _decided(inbound, body, draft, line)
+        elif action_id == REJECT:
+            response = await approval.reject(
+                ctx, draft_id, actor, surface=surface, is_member=is_member
+            )
+            if response.ok:
+                line = f"Rejected by {mrkdwn(actor.label)}; not posted."
+                await _decided(inbound, body, draft, line)
+        elif action_id == SEND:
+            response = await approval.send(
+                ctx, draft_id, actor, surface=surface, is_member=is_member
+            )
+        else:
+            response = await approval.reject(
+                ctx, draft_id, actor, surface=surface, is_member=is_member
+            )
+    except SwitchboardError as exc:
+        response = Response(exc.user_text(), ok=False)
+    if not response.ok or action_id in (SEND, CANCEL):
+        await inbound.tell(user, response.text, channel=channel, thread_ts=thread_ts)
+
+
+def register(bolt: AsyncApp, inbound: SlackInbound) -> None:
+    async def draft_button(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        inbound.spawn(on_draft_action(inbound, body), "draft decision")
+
+    for action_id in DRAFT_ACTIONS:
+        bolt.action(action_id)(draft_button)
