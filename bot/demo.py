@@ -128,7 +128,11 @@ async def run_demo(script: str | None, user: str, out: TextIO = sys.stdout) -> i
             else:
                 await session.run(sys.stdin)
             sent = replies.read_text("utf-8").count("\n") if replies.exists() else 0
-            out.write(f"\nDemo over: {sent} public replies recorded by the replay source.\n")
+            noun = "reply" if sent == 1 else "replies"
+            out.write(
+                f"\nDemo over: {sent} public {noun} recorded by the replay source.\n"
+                "Next: connect Slack or Teams and your accounts (README, 'Run it for real').\n"
+            )
         finally:
             await board.stop()
     return 0

@@ -40,7 +40,7 @@ def test_a_mention_is_claimed_answered_transferred_and_resolved() -> None:
     assert "Transferred to Customer Support by alice — please confirm the refund landed" in out
     assert "bob> mine\nT-1001 [support] claimed · bob" in out
     assert "Resolved T-1001." in out
-    assert "Demo over: 1 public replies recorded" in out
+    assert "Demo over: 1 public reply recorded" in out
 
 
 def test_a_claim_race_between_two_people_is_explained() -> None:
