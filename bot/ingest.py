@@ -29,7 +29,6 @@ FAILING_AFTER = 3
 @dataclass
 class SourceHealth:
     name: str
-    polls: int = 0
     stored: int = 0
     failures: int = 0
     """Consecutive failures other than rate limiting."""
@@ -66,7 +65,6 @@ class Ingestor:
         if batch.cursor != cursor:
             await store.set_cursor(source.name, batch.cursor)
         health = self.health[source.name]
-        health.polls += 1
         health.stored += len(batch.mentions)
         health.failures = 0
         health.rate_limited = 0

@@ -181,19 +181,14 @@ class ThreadService:
         return await self._act(thread_id, actor, surface, EventKind.RELEASED, mutate)
 
     async def take_over(self, thread_id: str, actor: Person, surface: str = "") -> Thread:
-        previous: list[str] = []
-
         def mutate(t: Thread) -> Thread | None:
             if t.owner is not None and t.owner.key == actor.key:
                 return None
             self._allow(t, ThreadState.CLAIMED, "take over")
-            previous[:] = [t.owner.label] if t.owner else []
             state = ThreadState.REPLIED if t.state is ThreadState.REPLIED else ThreadState.CLAIMED
             return t.evolve(owner=actor, state=state)
 
-        return await self._act(
-            thread_id, actor, surface, EventKind.TAKEN_OVER, mutate, previous_owner=previous
-        )
+        return await self._act(thread_id, actor, surface, EventKind.TAKEN_OVER, mutate)
 
     async def note(self, thread_id: str, actor: Person, text: str, surface: str = "") -> None:
         thread = await self._get(thread_id)
@@ -336,7 +331,10 @@ class ThreadService:
             if proposed is None:
                 return None
             proposed = proposed.model_copy(update={"updated_at": self.clock()})
-            event = self._event(current, kind, actor, surface, **data)
+            extra = dict(data)
+            if current.owner is not None and proposed.owner != current.owner:
+                extra["previous_owner"] = current.owner.label  # who held the call before
+            event = self._event(current, kind, actor, surface, **extra)
             if await self.store.commit(proposed, current.version, event):
                 return proposed
         raise SwitchboardError(f"{thread_id} is changing too fast; try again.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -98,3 +99,11 @@ def board_for(
     )
     shown = list(surfaces) if surfaces is not None else [ShellSurface(io.StringIO())]
     return Switchboard.from_config(config, shown, store=store)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -157,3 +157,13 @@ async def test_spam_does_not_reopen(board: Switchboard) -> None:
 async def test_unknown_thread(board: Switchboard) -> None:
     with pytest.raises(ThreadNotFound):
         await board.threads.find("T-9999")
+
+
+async def test_the_audit_names_the_previous_owner(board: Switchboard) -> None:
+    thread = await board.threads.find("T-1002")
+    await board.threads.claim(thread.id, alice)
+    await board.threads.take_over(thread.id, bob)
+    events = await board.store.events(thread.id)
+    assert events[-1].kind is EventKind.TAKEN_OVER
+    assert events[-1].data["previous_owner"] == "alice"
+    assert "previous_owner" not in events[-2].data  # nobody held it before alice

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,16 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.boards import DEPARTMENTS, ROUTING, mention_item, write_items
+from tests.boards import DEPARTMENTS, ROUTING, free_port, mention_item, write_items
 
 TOTAL = 400
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def card_posts(path: Path) -> list[str]:

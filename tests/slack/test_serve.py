@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,10 @@ from urllib.parse import urlencode
 import aiohttp
 import yaml
 
+from tests.boards import free_port
+
 from .fake_slack import FakeSlack
 from .inbound_harness import ALICE, BILLING, config_for, sign, workspace
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_serve_posts_cards_and_takes_slash_commands(

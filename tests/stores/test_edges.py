@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -13,14 +12,9 @@ from bot.errors import ConfigError, StoreError
 from bot.store import Store
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SQLiteStore
+from tests.boards import free_port
 
 from .builders import ingest, mention
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_unreachable_redis_is_a_clear_store_error() -> None:
