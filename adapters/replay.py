@@ -72,7 +72,8 @@ class ReplaySource:
     def measure(self, text: str) -> int:
         return len(text)
 
-    def _mention(self, item: dict[str, Any]) -> Mention:
+    def mention_from(self, item: dict[str, Any]) -> Mention:
+        """One sample item as the ``Mention`` this source yields for it."""
         fields = dict(item)
         minutes = fields.pop("minutes_ago", None)
         if minutes is not None:
@@ -86,7 +87,7 @@ class ReplaySource:
             await asyncio.sleep(self.settings.delay)
         start = int(cursor or 0)
         end = min(start + self.settings.batch_size, len(self._items))
-        mentions = [self._mention(item) for item in self._items[start:end]]
+        mentions = [self.mention_from(item) for item in self._items[start:end]]
         return Batch(mentions, str(end), more=end < len(self._items))
 
     async def reply(self, mention: Mention, text: str, idempotency_key: str) -> ReplyResult:

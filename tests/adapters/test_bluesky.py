@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from adapters.bluesky import BlueskySettings, BlueskySource, record_key
+from adapters.atproto import record_key
+from adapters.bluesky import BlueskySettings, BlueskySource
 from adapters.http import HttpClient
 from bot.domain import Mention
 from bot.errors import ReplyTooLong, SourceError

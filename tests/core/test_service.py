@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from adapters.replay import ReplaySource
 from bot.app import Switchboard
 from bot.domain import EventKind, ThreadState
 from bot.errors import (
@@ -18,6 +19,13 @@ from bot.errors import (
     UnknownDepartment,
 )
 from tests.boards import person
+
+
+def replay(board: Switchboard) -> ReplaySource:
+    source = board.sources[0]
+    assert isinstance(source, ReplaySource)
+    return source
+
 
 alice, bob, carol = person("alice"), person("bob"), person("carol")
 
@@ -127,8 +135,8 @@ async def test_resolve_then_follow_up_reopens(board: Switchboard) -> None:
     assert resolved.state is ThreadState.RESOLVED
     with pytest.raises(InvalidTransition):
         await board.threads.claim(thread.id, bob)
-    source = board.sources[0]
-    follow = source._mention(  # a follow-up in the same conversation, written later
+    source = replay(board)
+    follow = source.mention_from(  # a follow-up in the same conversation, written later
         mention_item(99, "still waiting", conversation_key="m-1", minutes_ago=-1)
     )
     outcome = await board.threads.ingest(follow)
@@ -147,7 +155,7 @@ async def test_spam_does_not_reopen(board: Switchboard) -> None:
 
     thread = await board.threads.find("T-1003")
     await board.threads.resolve(thread.id, alice, spam=True)
-    follow = board.sources[0]._mention(
+    follow = replay(board).mention_from(
         mention_item(98, "more spam", conversation_key="m-3", minutes_ago=-1)
     )
     await board.threads.ingest(follow)

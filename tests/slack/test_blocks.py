@@ -53,7 +53,7 @@ def make_card(**changes: Any) -> Card:
 
 
 def block(message: dict[str, Any], kind: str, n: int = 0) -> dict[str, Any]:
-    found = [b for b in message["blocks"] if b["type"] == kind]
+    found: list[dict[str, Any]] = [b for b in message["blocks"] if b["type"] == kind]
     return found[n]
 
 

@@ -43,9 +43,9 @@ def make_card(**changes: object) -> Card:
 
 
 def surface(store: Store, connector: ConnectorFake, **settings: object) -> TeamsSurface:
-    teams = TeamsSettings(tenant_id=TENANT, service_url=connector.url, **settings)  # type: ignore[arg-type]
-    tokens = settings.get("app_id") and StaticTokens("outgoing-token")
-    return TeamsSurface(teams, DEPARTMENTS, store, Connector(teams, tokens or None))
+    teams = TeamsSettings(tenant_id=TENANT, service_url=connector.url, **settings)
+    tokens = StaticTokens("outgoing-token") if settings.get("app_id") else None
+    return TeamsSurface(teams, DEPARTMENTS, store, Connector(teams, tokens))
 
 
 def test_channel_for_maps_departments_to_teams_channels(store: Store) -> None:

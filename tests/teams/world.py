@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from microsoft_agents.hosting.core import AgentAuthConfiguration
+from microsoft_agents.hosting.core import AnonymousTokenProvider
 
 from bot.app import Switchboard
 from bot.config import parse_config
@@ -49,16 +49,13 @@ def add_people(connector: ConnectorFake) -> None:
         connector.add_member(who["id"], who["name"], who["aadObjectId"], role)
 
 
-class StaticTokens:
+class StaticTokens(AnonymousTokenProvider):
     """Stands in for MSAL (Entra ID is not reachable from tests): hands out one token."""
 
     def __init__(self, token: str) -> None:
+        super().__init__()
         self.token = token
         self.requests: list[tuple[str, list[str]]] = []
-
-    @property
-    def configuration(self) -> AgentAuthConfiguration:
-        return AgentAuthConfiguration()
 
     async def get_access_token(
         self, resource_url: str, scopes: list[str], force_refresh: bool = False

@@ -65,7 +65,7 @@ class MastodonFake(FakeServer):
     ) -> dict[str, Any]:
         status_id = self._next_id()
         self._clock += timedelta(seconds=30)
-        status = {
+        status: dict[str, Any] = {
             "id": status_id,
             "created_at": self._clock.isoformat().replace("+00:00", ".000Z"),
             "in_reply_to_id": in_reply_to_id,
@@ -172,7 +172,7 @@ class MastodonFake(FakeServer):
         status = self.statuses.get(request.match_info["id"])
         if status is None:
             return json_error(404, {"error": "Record not found"})
-        ancestors = []
+        ancestors: list[dict[str, Any]] = []
         parent = status.get("in_reply_to_id")
         while parent and parent in self.statuses:
             ancestors.insert(0, self.statuses[parent])
