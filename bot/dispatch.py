@@ -1,18 +1,44 @@
-"""The card dispatcher: drains the store's outbox onto every chat surface.
+"""The card dispatcher: drains the store's outbox onto every chat surface, one lane per surface.
 
-At least once: an item is acked only after every surface took it; a crash leaves it to come
-back when its lease runs out. No duplicate cards: each card is posted under a stable key and
-surfaces make posting idempotent per key; the ref is stored right after.
+Design. The claim loop takes visible outbox items (up to ``window`` in flight) and appends each
+to every surface's lane. A lane is a FIFO worked by one task: it does its surface's part of the
+head item (post or update the current card, close old cards, add the activity line), then
+moves on. An item is acked once every lane has done its part, so one surface's rate limiting
+or outage never stalls another surface's cards, while each surface still sees a thread's
+updates in order.
+
+- Rate limits: a surface call that raises an error with ``retry_after`` (``SlackCallError``,
+  ``TeamsApiError``) pauses that lane for that long and the same item is retried; nothing else
+  waits for it.
+- Failures: other errors are retried on the lane with exponential backoff; after
+  ``max_attempts`` the lane sets the item aside (not acked: it comes back from the outbox when
+  its lease runs out) and goes on, so one bad item cannot wedge a surface. Such an item may
+  come back after later items of its thread; cards always render the thread's current state,
+  so only its activity line can land out of order.
+- At least once: nothing is acked before every lane is done with it; a crash leaves in-flight
+  items to come back when their leases run out. A lease that runs out while a lane still holds
+  the item simply lets the claim loop take it again (it is recognised and not queued twice).
+- No duplicate cards: cards are posted under the stable ``card_key`` (surfaces' ``post_card``
+  is idempotent per key) and the ref is stored right after.
+
+``run(stop)`` survives store, surface and platform errors (logged, backed off, never silent);
+``health()`` reports each lane. ``drain()`` processes everything visible (tests, demo): lanes
+wait out rate limits, and any other surface error is raised once the other lanes are done.
+Do not run ``drain()`` and ``run()`` on one dispatcher at the same time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from bot.aio import sleep_unless_stopped
+from bot.aio import Clock, Sleep, sleep_or_event
 from bot.cards import history_line, render_card
 from bot.config import Department
 from bot.domain import AuditEvent, CardRef, EventKind, OutboxItem, Thread, utcnow
@@ -28,7 +54,33 @@ def card_key(thread: Thread, surface: Surface) -> str:
     return f"{thread.id}:{thread.placement}:{surface.name}"
 
 
+def retry_after_of(exc: BaseException) -> float | None:
+    """The ``retry_after`` seconds a rate-limit error carries, else None."""
+    value = getattr(exc, "retry_after", None)
+    return max(0.0, float(value)) if isinstance(value, int | float) else None
+
+
+@dataclass(eq=False)
+class _Entry:
+    item: OutboxItem
+    waiting: set[str]
+    set_aside: bool = False
+
+
+@dataclass(eq=False)
+class _Lane:
+    surface: Surface
+    queue: deque[_Entry] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    paused_until: float = 0.0
+    rate_limited: bool = False
+    attempts: int = 0
+    error: str = ""
+
+
 class CardDispatcher:
+    """Outbox -> surfaces with a lane per surface; see the module docstring."""
+
     def __init__(
         self,
         store: Store,
@@ -37,6 +89,13 @@ class CardDispatcher:
         sources: Mapping[str, Source],
         clock: Callable[[], datetime] = utcnow,
         lease_seconds: float = 30.0,
+        *,
+        monotonic: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        window: int = 500,
+        max_attempts: int = 5,
+        first_backoff: float = 1.0,
+        max_backoff: float = 60.0,
     ) -> None:
         self.store = store
         self.departments = {d.name: d for d in departments}
@@ -44,6 +103,18 @@ class CardDispatcher:
         self.sources = sources
         self.clock = clock
         self.lease_seconds = lease_seconds
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.window = window
+        self.max_attempts = max_attempts
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
+        self._lanes: dict[str, _Lane] = {}
+        self._inflight: dict[str, _Entry] = {}
+        self._finished: deque[_Entry] = deque()
+        self._changed = asyncio.Event()
+
+    # ---- one item on one surface ------------------------------------------------------------
 
     async def render(self, thread: Thread, placement: int | None = None) -> Card:
         source = self.sources.get(thread.source)
@@ -58,79 +129,253 @@ class CardDispatcher:
         )
 
     async def process(self, item: OutboxItem) -> None:
+        """Do ``item`` on every surface in turn, right now (no lanes, no ack)."""
+        for surface in list(self.surfaces):
+            await self.process_on(surface, item)
+
+    async def process_on(self, surface: Surface, item: OutboxItem) -> None:
+        """``surface``'s part of ``item``: its current card, its old cards, its activity line."""
         thread = await self.store.get_thread(item.thread_id)
         event = await self.store.get_event(item.event_id)
         if thread is None or event is None:
             log.warning("outbox item %s points at nothing; dropped", item.id)
             return
         refs = await self.store.card_refs(thread.id)
-        current = await self._sync_current(thread, refs)
+        current = await self._sync_current(surface, thread, refs)
         line = history_line(event, self.departments)
         if event.kind in MOVES:
-            await self._close_old(thread, refs, event, line)
-        elif line and event.kind not in QUIET:
-            for ref in current:
-                if event.kind is EventKind.NOTE and event.surface == ref.surface:
-                    continue  # the note was written right there; do not echo it back
-                await self._surface(ref).notify(ref, line, f"{event.id}:{ref.surface}")
+            await self._close_old(surface, thread, refs, event, line)
+        elif line and current is not None and event.kind not in QUIET:
+            echo = event.kind is EventKind.NOTE and event.surface == surface.name
+            if not echo:  # a note written right there is not echoed back
+                await surface.notify(current, line, f"{event.id}:{surface.name}")
 
-    async def _sync_current(self, thread: Thread, refs: dict[str, CardRef]) -> list[CardRef]:
+    async def _sync_current(
+        self, surface: Surface, thread: Thread, refs: dict[str, CardRef]
+    ) -> CardRef | None:
+        channel = surface.channel_for(thread.department)
+        if not channel:
+            return None
         card = await self.render(thread)
-        current = []
-        for surface in self.surfaces:
-            channel = surface.channel_for(thread.department)
-            if not channel:
-                continue
-            key = card_key(thread, surface)
-            ref = refs.get(key)
-            if ref is None:
-                ref = await surface.post_card(channel, card, key)
-                await self.store.set_card_ref(thread.id, key, ref)
-                refs[key] = ref
-            else:
-                await surface.update_card(ref, card)
-            current.append(ref)
-        return current
+        key = card_key(thread, surface)
+        ref = refs.get(key)
+        if ref is None:
+            ref = await surface.post_card(channel, card, key)
+            await self.store.set_card_ref(thread.id, key, ref)
+            refs[key] = ref
+        else:
+            await surface.update_card(ref, card)
+        return ref
 
     async def _close_old(
-        self, thread: Thread, refs: dict[str, CardRef], event: AuditEvent, line: str | None
+        self,
+        surface: Surface,
+        thread: Thread,
+        refs: dict[str, CardRef],
+        event: AuditEvent,
+        line: str | None,
     ) -> None:
-        for ref in refs.values():
-            if ref.placement >= thread.placement:
+        for ref in list(refs.values()):
+            if ref.surface != surface.name or ref.placement >= thread.placement:
                 continue
-            await self._surface(ref).update_card(ref, await self.render(thread, ref.placement))
+            await surface.update_card(ref, await self.render(thread, ref.placement))
             if line and ref.placement == thread.placement - 1:
-                await self._surface(ref).notify(ref, line, f"{event.id}:{ref.surface}")
+                await surface.notify(ref, line, f"{event.id}:{ref.surface}")
 
-    def _surface(self, ref: CardRef) -> Surface:
-        for surface in self.surfaces:
-            if surface.name == ref.surface:
-                return surface
-        raise LookupError(f"no surface {ref.surface!r} is configured for an existing card")
+    # ---- claiming and acking ------------------------------------------------------------------
 
-    async def drain(self) -> int:
-        """Process every visible item once; returns how many were done (tests, demo)."""
-        done = 0
-        while (item := await self.store.outbox_claim(self.lease_seconds)) is not None:
-            await self.process(item)
-            await self.store.outbox_ack(item.id)
-            done += 1
-        return done
+    def _lane(self, surface: Surface) -> _Lane:
+        lane = self._lanes.get(surface.name)
+        if lane is None:
+            lane = self._lanes[surface.name] = _Lane(surface)
+        return lane
 
-    async def run(self, stop: asyncio.Event, idle: float = 0.2) -> None:
-        backoff = idle
+    async def _claim(self) -> int:
+        """Claim visible items onto the lanes until none is visible or the window is full."""
+        new = 0
+        while len(self._inflight) < self.window:
+            item = await self.store.outbox_claim(self.lease_seconds)
+            if item is None:
+                break
+            known = self._inflight.get(item.id)
+            if known is not None and not (known.set_aside and not known.waiting):
+                continue  # its lease ran out while a lane still had it; now leased again
+            lanes = [self._lane(s) for s in self.surfaces]
+            entry = _Entry(item, {lane.surface.name for lane in lanes})
+            self._inflight[item.id] = entry
+            for lane in lanes:
+                lane.queue.append(entry)
+                lane.wake.set()
+            if not entry.waiting:
+                self._finished.append(entry)
+            new += 1
+        return new
+
+    def _done_on(self, lane: _Lane, entry: _Entry) -> None:
+        lane.queue.popleft()
+        entry.waiting.discard(lane.surface.name)
+        if not entry.waiting:
+            self._finished.append(entry)
+            self._changed.set()
+
+    async def _ack_finished(self) -> int:
+        """Ack every item all lanes are done with; an item set aside is left to come back."""
+        acked = 0
+        while self._finished:
+            entry = self._finished[0]
+            if not entry.set_aside:
+                await self.store.outbox_ack(entry.item.id)
+                acked += 1
+            self._finished.popleft()
+            if self._inflight.get(entry.item.id) is entry:
+                del self._inflight[entry.item.id]
+        return acked
+
+    # ---- lanes ----------------------------------------------------------------------------------
+
+    async def _step(self, lane: _Lane) -> Exception | None:
+        """Try the head item once; None when it is done (or the lane was paused for it)."""
+        entry = lane.queue[0]
+        try:
+            await self.process_on(lane.surface, entry.item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            wait = retry_after_of(exc)
+            if wait is None:
+                return exc
+            lane.paused_until = self.monotonic() + wait
+            lane.rate_limited = True
+            lane.error = str(exc) or type(exc).__name__
+            log.warning("%s is rate limited; its cards wait %.1fs", lane.surface.name, wait)
+            return None
+        lane.rate_limited = False
+        lane.attempts = 0
+        lane.error = ""
+        self._done_on(lane, entry)
+        return None
+
+    def _failed(self, lane: _Lane, exc: Exception) -> None:
+        lane.attempts += 1
+        lane.rate_limited = False
+        lane.error = str(exc) or type(exc).__name__
+        backoff = min(self.first_backoff * 2 ** (lane.attempts - 1), self.max_backoff)
+        lane.paused_until = self.monotonic() + backoff * random.uniform(0.8, 1.2)
+        name = lane.surface.name
+        if lane.attempts < self.max_attempts:
+            log.warning("%s card failed (%s); retrying in %.1fs", name, lane.error, backoff)
+            return
+        entry = lane.queue[0]
+        log.error(
+            "%s card for outbox item %s failed %d times (%s); set aside until its lease runs out",
+            name,
+            entry.item.id,
+            lane.attempts,
+            lane.error,
+            exc_info=exc,
+        )
+        entry.set_aside = True
+        lane.attempts = 0
+        self._done_on(lane, entry)
+
+    async def _work(self, lane: _Lane, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                item = await self.store.outbox_claim(self.lease_seconds)
-                if item is None:
-                    await sleep_unless_stopped(stop, idle)
+                if not lane.queue:
+                    lane.wake.clear()
+                    await sleep_or_event(None, stop, lane.wake)
                     continue
-                await self.process(item)
-                await self.store.outbox_ack(item.id)
-                backoff = idle
+                wait = lane.paused_until - self.monotonic()
+                if wait > 0:
+                    await sleep_or_event(wait, stop, sleep=self.sleep)
+                    continue
+                failure = await self._step(lane)
+                if failure is not None:
+                    self._failed(lane, failure)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("card dispatch failed; retrying in %.1fs", backoff)
-                await sleep_unless_stopped(stop, backoff)
-                backoff = min(backoff * 2, 30.0)
+                log.exception("%s card lane crashed; going on", lane.surface.name)
+                await sleep_or_event(self.first_backoff, stop, sleep=self.sleep)
+
+    async def _drain_lane(self, lane: _Lane) -> Exception | None:
+        while lane.queue:
+            wait = lane.paused_until - self.monotonic()
+            if wait > 0:
+                await self.sleep(wait)
+            failure = await self._step(lane)
+            if failure is not None:
+                lane.error = str(failure) or type(failure).__name__
+                while lane.queue:
+                    lane.queue[0].set_aside = True
+                    self._done_on(lane, lane.queue[0])
+                return failure
+        return None
+
+    # ---- entry points ---------------------------------------------------------------------------
+
+    async def drain(self) -> int:
+        """Process every visible item; returns how many were acked (tests, demo)."""
+        done = 0
+        while True:
+            new = await self._claim()
+            lanes = [self._lane(s) for s in self.surfaces]
+            failures = await asyncio.gather(*(self._drain_lane(lane) for lane in lanes))
+            acked = await self._ack_finished()
+            done += acked
+            failure = next((f for f in failures if f is not None), None)
+            if failure is not None:
+                raise failure
+            if not new and not acked:
+                return done
+
+    async def run(self, stop: asyncio.Event, idle: float = 0.2) -> None:
+        """Dispatch until ``stop`` is set; never dies of an error (logs and backs off)."""
+        workers: dict[str, asyncio.Task[None]] = {}
+        backoff = idle
+        try:
+            while not stop.is_set():
+                try:
+                    for surface in self.surfaces:
+                        lane = self._lane(surface)
+                        task = workers.get(surface.name)
+                        if task is None or task.done():
+                            workers[surface.name] = asyncio.create_task(self._work(lane, stop))
+                    await self._ack_finished()
+                    new = await self._claim()
+                    backoff = idle
+                    if not new:
+                        self._changed.clear()
+                        await sleep_or_event(idle, stop, self._changed, sleep=self.sleep)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("card dispatch: the outbox failed; retrying in %.1fs", backoff)
+                    await sleep_or_event(backoff, stop, sleep=self.sleep)
+                    backoff = min(backoff * 2, 30.0)
+        finally:
+            if not stop.is_set():
+                for task in workers.values():
+                    task.cancel()
+            await asyncio.gather(*workers.values(), return_exceptions=True)
+        try:
+            await self._ack_finished()
+        except Exception:
+            log.exception("card dispatch: could not ack on the way out; the items will return")
+
+    def health(self) -> dict[str, str]:
+        """Each surface's lane: ``ok``, ``rate limited until <time>`` or ``failing: <error>``."""
+        report: dict[str, str] = {}
+        now = self.monotonic()
+        for surface in self.surfaces:
+            lane = self._lane(surface)
+            queued = f" ({len(lane.queue)} waiting)" if lane.queue else ""
+            if lane.rate_limited and lane.paused_until > now:
+                until = self.clock() + timedelta(seconds=lane.paused_until - now)
+                stamp = until.isoformat(timespec="seconds")
+                report[surface.name] = f"rate limited until {stamp}{queued}"
+            elif lane.error and not lane.rate_limited:
+                report[surface.name] = f"failing: {lane.error}{queued}"
+            else:
+                report[surface.name] = "ok"
+        return report
