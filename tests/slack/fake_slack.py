@@ -13,9 +13,12 @@ Use the ``fake_slack`` fixture (``tests/slack/conftest.py``) or::
     fake.messages_in("C0BILLING")         # top-level messages, oldest first
     fake.thread("C0BILLING", ts)          # replies under a message
     fake.rate_limit("chat.postMessage", times=1)   # HTTP 429 + Retry-After: 1
+    fake.rate_limit("chat.postMessage", times=None, retry_after=30)  # until fake.recover()
     fake.fail("chat.update", "message_not_found")  # {"ok": false, "error": ...}
     await fake.close()
 
+``FakeSlack`` is a ``tests.adapters.fakes.LoopbackServer`` like the other fakes: its request
+log is ``requests`` (``calls`` reads it as Slack calls) and 429s go through ``throttle``.
 Bodies may be form-encoded (JSON-valued fields such as ``blocks`` as strings) or JSON. The
 token comes from ``Authorization: Bearer`` (or a form ``token``); a missing one answers
 ``not_authed`` and a wrong one ``invalid_auth``, with HTTP 200 as Slack does. Blocks are
@@ -25,14 +28,15 @@ Import it relatively inside ``tests/slack`` (``from .fake_slack import FakeSlack
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.adapters.fakes import Failure, LoopbackServer, Recorded, recorded
 
 from .fake_methods import Params, SlackError, SlackMethods, decoded
 
@@ -45,25 +49,31 @@ class Call:
     params: Params
     headers: dict[str, str]
     at: float
-    """``time.monotonic()`` on arrival."""
+    """The fake's clock on arrival (``time.monotonic()`` unless injected)."""
     content_type: str = ""
+
+    @classmethod
+    def of(cls, request: Recorded) -> Call:
+        params: Params = dict(request.query)
+        if request.content_type == "application/json":
+            if isinstance(request.json, dict):
+                params.update(request.json)
+        elif request.body:
+            params.update(parse_qsl(request.body.decode("utf-8"), keep_blank_values=True))
+        method = request.path.removeprefix(API)
+        return cls(method, params, request.headers, request.at, request.content_type)
 
     def obj(self, name: str) -> Any:
         """A JSON-valued parameter, decoded whether it came as JSON or as a form string."""
         return decoded(self.params.get(name))
 
 
-@dataclass
-class Injected:
-    error: str
-    times: int
-    status: int = 200
-    retry_after: int | None = None
-    extra: Params = field(default_factory=dict)
+API = "/api/"
 
 
-class FakeSlack(SlackMethods):
-    """The fake workspace: users, channels, user groups, messages, views; see module doc."""
+class FakeSlack(SlackMethods, LoopbackServer):
+    """The fake workspace: users, channels, user groups, messages, views; see module doc.
+    Built on the shared ``LoopbackServer`` (request log, injected 429s)."""
 
     def __init__(
         self,
@@ -72,33 +82,22 @@ class FakeSlack(SlackMethods):
         signing_secret: str = "test-signing-secret",
         team_id: str = "T0TEAM",
         bot_user_id: str = "U0BOT",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(team_id=team_id, bot_user_id=bot_user_id)
+        SlackMethods.__init__(self, team_id=team_id, bot_user_id=bot_user_id)
+        LoopbackServer.__init__(self, clock)
         self.token = token
         self.signing_secret = signing_secret
-        self.log: list[Call] = []
-        self.injected: dict[str, list[Injected]] = {}
-        self._server: TestServer | None = None
-        self.app = web.Application()
-        self.app.router.add_route("*", "/api/{method}", self._handle)
-
-    # ---- lifecycle -------------------------------------------------------------------------
+        self.app.router.add_route("*", API + "{method}", self._handle)
 
     async def start(self) -> str:
-        self._server = TestServer(self.app, host="127.0.0.1", port=0)
-        await self._server.start_server()
+        await super().start()
         return self.api_url
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
 
     @property
     def api_url(self) -> str:
         """Base URL for ``slack.api_url`` / slack_sdk ``base_url`` (ends with ``/api/``)."""
-        assert self._server is not None, "start() the fake first"
-        return str(self._server.make_url("/api/"))
+        return self.url + API
 
     def settings(self) -> dict[str, str]:
         """A ``slack:`` config section pointing at this fake."""
@@ -182,51 +181,44 @@ class FakeSlack(SlackMethods):
 
     # ---- injected failures -----------------------------------------------------------------
 
-    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` with HTTP 429 and ``Retry-After``."""
-        self.injected.setdefault(method, []).append(
-            Injected("ratelimited", times, status=429, retry_after=retry_after)
-        )
+    def rate_limit(self, method: str, *, times: int | None = 1, retry_after: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` (None: every call until ``recover``)
+        with HTTP 429, ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``."""
+        body = {"ok": False, "error": "ratelimited"}
+        self.throttle(API + method, retry_after, times=times, body=body)
 
     def fail(self, method: str, error: str, *, times: int = 1, **extra: Any) -> None:
         """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``."""
-        self.injected.setdefault(method, []).append(Injected(error, times, extra=extra))
+        body = {"ok": False, "error": error, **extra}
+        self.inject(Failure(API + method, 200, body, times=times))
+
+    def recover(self, path: str = "") -> None:
+        """Drop the injected failures of Web API method ``path`` (all when empty)."""
+        super().recover(API + path if path and not path.startswith("/") else path)
 
     # ---- what tests look at ----------------------------------------------------------------
 
     def calls(self, method: str | None = None) -> list[Call]:
-        return [c for c in self.log if method is None or c.method == method]
+        """Every Web API call received (injected answers included), oldest first."""
+        calls = [Call.of(r) for r in self.requests if r.path.startswith(API)]
+        return [c for c in calls if method is None or c.method == method]
+
+    @property
+    def log(self) -> list[Call]:
+        return self.calls()
 
     # ---- HTTP ------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params: Params = dict(request.query)
-        ctype = request.content_type
-        body = await request.read()
-        if ctype == "application/json" and body:
-            try:
-                loaded = json.loads(body)
-            except ValueError:
-                return web.json_response({"ok": False, "error": "invalid_json"})
-            if not isinstance(loaded, dict):
-                return web.json_response({"ok": False, "error": "invalid_json"})
-            params.update(loaded)
-        elif body:
-            params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        elif ctype.startswith("multipart/"):
-            params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
-        self.log.append(Call(method, params, dict(request.headers), time.monotonic(), ctype))
-        injected = self._take_injected(method)
-        if injected is not None:
-            headers = {}
-            if injected.retry_after is not None:
-                headers["Retry-After"] = str(injected.retry_after)
-            return web.json_response(
-                {"ok": False, "error": injected.error, **injected.extra},
-                status=injected.status,
-                headers=headers,
-            )
+        entry = recorded(request)
+        if (
+            entry.content_type == "application/json"
+            and entry.body
+            and not isinstance(entry.json, dict)
+        ):
+            return web.json_response({"ok": False, "error": "invalid_json"})
+        params = Call.of(entry).params
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else str(params.get("token", ""))
         if not token:
@@ -241,13 +233,3 @@ class FakeSlack(SlackMethods):
         except SlackError as exc:
             return web.json_response({"ok": False, "error": exc.error, **exc.extra})
         return web.json_response({"ok": True, **answer})
-
-    def _take_injected(self, method: str) -> Injected | None:
-        queue = self.injected.get(method)
-        if not queue:
-            return None
-        injected = queue[0]
-        injected.times -= 1
-        if injected.times <= 0:
-            queue.pop(0)
-        return injected
