@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 from bot.app import Switchboard
+from bot.dispatch import CardDispatcher
 from bot.domain import CardRef
 from bot.ports import Card
 from bot.surfaces.cardlog import CardLogSurface
 from tests.boards import board_for, mention_item, person, real_store, write_items
+from tests.clock import FakeTime, eventually
 
 alice = person("alice")
 
@@ -40,6 +43,20 @@ class FlakySurface(CardLogSurface):
             self.failures -= 1
             raise ConnectionError("chat platform unavailable")
         return await super().post_card(channel, card, key)
+
+
+def virtual_dispatcher(board: Switchboard, time: FakeTime, **options: Any) -> CardDispatcher:
+    """The board's dispatcher, on ``time``."""
+    return CardDispatcher(
+        board.store,
+        board.config.departments,
+        board.surfaces,
+        {s.name: s for s in board.sources},
+        clock=time.now,
+        monotonic=time.monotonic,
+        sleep=time.sleep,
+        **options,
+    )
 
 
 async def ingest_all(board: Switchboard) -> None:
@@ -91,9 +108,15 @@ async def test_an_item_processed_twice_posts_one_card(tmp_path: Path) -> None:
         item = await store.outbox_claim(lease_seconds=0.1)
         assert item is not None
         await board.dispatcher.process(item)  # posted, then the process dies before the ack
-        await asyncio.sleep(0.2)
         restarted = board_for(store, items, [CardLogSurface(log)])
-        assert await restarted.dispatcher.drain() == 1
+        done: list[int] = []
+
+        async def drained_once_its_lease_ran_out() -> bool:
+            done.append(await restarted.dispatcher.drain())
+            return sum(done) > 0
+
+        await eventually(drained_once_its_lease_ran_out)
+        assert sum(done) == 1
         assert len(entries(log, "post")) == 1
         assert await store.outbox_size() == 0
 
@@ -104,15 +127,19 @@ async def test_a_failing_surface_is_retried_and_nothing_is_lost(tmp_path: Path) 
     async with real_store("sqlite", tmp_path) as store:
         flaky = FlakySurface(log)
         board = board_for(store, items, [flaky])
-        board.dispatcher.lease_seconds = 0.2
+        time = FakeTime()
+        dispatcher = virtual_dispatcher(board, time)
         await ingest_all(board)
+
+        async def all_carded() -> bool:
+            posted = log.exists() and len(entries(log, "post")) == 2
+            return posted and not await store.outbox_size()
+
         stop = asyncio.Event()
-        runner = asyncio.create_task(board.dispatcher.run(stop, idle=0.05))
-        for _ in range(100):
-            if log.exists() and len(entries(log, "post")) == 2 and not await store.outbox_size():
-                break
-            await asyncio.sleep(0.05)
+        runner = asyncio.create_task(dispatcher.run(stop))
+        await eventually(all_carded, time=time, tick=0.5)
         stop.set()
         await runner
+        assert time.monotonic() >= 0.8, "the failed post was retried after a backoff"
         assert sorted(p["ref"]["channel"] for p in entries(log, "post")) == ["social", "social"]  # type: ignore[index]
         assert await store.outbox_size() == 0
