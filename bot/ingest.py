@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.aio import sleep_unless_stopped
+from bot.aio import Sleep, sleep_unless_stopped
 from bot.domain import utcnow
 from bot.errors import SourceError
 from bot.ports import Source
@@ -50,6 +50,8 @@ class Ingestor:
     lease_seconds: float = 60.0
     first_backoff: float = 1.0
     health: dict[str, SourceHealth] = field(default_factory=dict)
+    sleep: Sleep = asyncio.sleep
+    """Waits between polls and after failures (injectable: tests drive time)."""
 
     def __post_init__(self) -> None:
         for source in self.sources:
@@ -79,9 +81,8 @@ class Ingestor:
         try:
             while not stop.is_set():
                 if not await store.acquire_lease(lease, self.holder, self.lease_seconds):
-                    await sleep_unless_stopped(
-                        stop, min(self.lease_seconds / 3, source.poll_interval)
-                    )
+                    wait = min(self.lease_seconds / 3, source.poll_interval)
+                    await sleep_unless_stopped(stop, wait, self.sleep)
                     continue
                 try:
                     more = await self.poll_once(source)
@@ -92,7 +93,7 @@ class Ingestor:
                 except Exception as exc:
                     delay = self._failed(source, exc, backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF)
-                await sleep_unless_stopped(stop, delay)
+                await sleep_unless_stopped(stop, delay, self.sleep)
         finally:
             await asyncio.shield(store.release_lease(lease, self.holder))
 

@@ -10,6 +10,7 @@ from bot.errors import SourceError
 from bot.ingest import Ingestor
 from bot.ports import Batch
 from tests.boards import board_for, mention_item, real_store, write_items
+from tests.clock import FakeTime, eventually
 
 
 class StormySource(ReplaySource):
@@ -26,7 +27,7 @@ class StormySource(ReplaySource):
         self.calls += 1
         if self.storms:
             self.storms -= 1
-            raise SourceError("429 Too Many Requests", retry_after=0.02)
+            raise SourceError("429 Too Many Requests", retry_after=5.0)
         if self.outages:
             self.outages -= 1
             raise SourceError("503 Service Unavailable")
@@ -39,22 +40,25 @@ async def test_a_storm_slows_the_poller_and_loses_nothing(tmp_path: Path) -> Non
         board = board_for(store, items)
         settings = ReplaySettings(name="stormy", type="replay", path=str(items), batch_size=10)
         stormy = StormySource(settings, storms=4, outages=3)
-        ingestor = Ingestor(board.threads, [stormy, board.sources[0]], first_backoff=0.01)
+        time = FakeTime()
+        ingestor = Ingestor(board.threads, [stormy, board.sources[0]], sleep=time.sleep)
         stop = asyncio.Event()
         task = asyncio.create_task(ingestor.run(stop))
-        failing_seen = rate_limited_seen = False
-        for _ in range(1000):
+        seen: set[str] = set()
+
+        def caught_up() -> bool:
             health = ingestor.health["stormy"]
-            failing_seen = failing_seen or health.failing
-            rate_limited_seen = rate_limited_seen or (
-                health.rate_limited >= 4 and not health.failing
-            )
-            if ingestor.health["stormy"].stored == 25 and ingestor.health["sample"].stored == 25:
-                break
-            await asyncio.sleep(0.01)
+            if health.failing:
+                seen.add("failing")
+            elif health.rate_limited >= 4:
+                seen.add("rate limited")
+            return health.stored == 25 and ingestor.health["sample"].stored == 25
+
+        await eventually(caught_up, time=time, tick=1.0)
         stop.set()
         await task
-        assert rate_limited_seen and failing_seen
+        assert seen == {"failing", "rate limited"}
+        assert time.slept.count(5.0) == 4, "each 429 waited its Retry-After"
         assert not ingestor.health["stormy"].failing
         assert stormy.calls == 4 + 3 + 3
         assert await store.get_cursor("stormy") == "25"
@@ -68,13 +72,19 @@ async def test_only_one_replica_polls_a_source(tmp_path: Path) -> None:
         one, two = board_for(store, items), board_for(store, items)
         settings = ReplaySettings(name="shared", type="replay", path=str(items))
         sources = [StormySource(settings, storms=0), StormySource(settings, storms=0)]
+        time = FakeTime()
         replicas = [
-            Ingestor(one.threads, [sources[0]], lease_seconds=5),
-            Ingestor(two.threads, [sources[1]], lease_seconds=5),
+            Ingestor(one.threads, [sources[0]], lease_seconds=5, sleep=time.sleep),
+            Ingestor(two.threads, [sources[1]], lease_seconds=5, sleep=time.sleep),
         ]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(r.run(stop)) for r in replicas]
-        await asyncio.sleep(0.5)
+
+        async def polled_a_while() -> bool:
+            stored = len(await store.list_threads()) == 5
+            return stored and max(s.calls for s in sources) >= 4
+
+        await eventually(polled_a_while, time=time, tick=0.5)
         stop.set()
         await asyncio.gather(*tasks)
         assert sorted(s.calls > 0 for s in sources) == [False, True]

@@ -32,6 +32,13 @@ def card_posts(path: Path) -> list[str]:
     return keys
 
 
+def outbox_size(db: Path) -> int:
+    """Items not yet acked: once it is 0 nothing is in flight and no card can follow."""
+    with sqlite3.connect(db, timeout=5) as conn:
+        count: int = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        return count
+
+
 def serve(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--config", str(config)],
@@ -89,7 +96,7 @@ def test_sigkill_mid_ingest_loses_nothing_and_doubles_nothing(tmp_path: Path) ->
     second = serve(config)
     try:
         assert wait_for(lambda: len(card_posts(cards)) >= TOTAL, 60), "cards never caught up"
-        time.sleep(0.5)  # anything still in flight would show up as a duplicate now
+        assert wait_for(lambda: outbox_size(db) == 0, 30), "cards posted but never acked"
     finally:
         second.send_signal(signal.SIGTERM)
         _, err = second.communicate(timeout=20)

@@ -3,7 +3,7 @@ department channel and a signed slash command sent to /slack/events claims it.""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -15,6 +15,7 @@ import aiohttp
 import yaml
 
 from tests.boards import free_port
+from tests.clock import eventually
 
 from .fake_slack import FakeSlack
 from .inbound_harness import ALICE, BILLING, config_for, sign, workspace
@@ -45,10 +46,7 @@ async def test_serve_posts_cards_and_takes_slash_commands(
         stderr=subprocess.PIPE,
     )
     try:
-        for _ in range(200):
-            if fake_slack.messages_in(BILLING):
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: bool(fake_slack.messages_in(BILLING)), within=10, step=0.05)
         cards = fake_slack.messages_in(BILLING)
         assert len(cards) == 1
         posted = json.dumps(fake_slack.calls("chat.postMessage")[0].params)
@@ -83,17 +81,12 @@ async def test_serve_posts_cards_and_takes_slash_commands(
             assert forged.status == 401
             ready = await http.get(f"http://127.0.0.1:{port}/readyz")
             assert (await ready.json())["ready"] is True
-        for _ in range(200):
-            if fake_slack.calls("chat.update"):
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: bool(fake_slack.calls("chat.update")), within=10, step=0.05)
         update = json.dumps(fake_slack.calls("chat.update")[-1].params)
         assert "alice" in update
     finally:
         server.terminate()
-        for _ in range(400):  # keep the loop (and the fake Slack) running while it stops
-            if server.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(AssertionError):  # keep the fake Slack serving while it stops
+            await eventually(lambda: server.poll() is not None, within=20, step=0.05)
         _, err = server.communicate(timeout=5)
     assert server.returncode == 0, err.decode()
