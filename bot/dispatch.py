@@ -18,6 +18,8 @@ updates in order.
 - At least once: nothing is acked before every lane is done with it; a crash leaves in-flight
   items to come back when their leases run out. A lease that runs out while a lane still holds
   the item simply lets the claim loop take it again (it is recognised and not queued twice).
+- Backpressure: with ``window`` items in flight (a long outage of one surface) the claim loop
+  stops claiming until some finish, so memory stays bounded; the others' lanes drain meanwhile.
 - No duplicate cards: cards are posted under the stable ``card_key`` (surfaces' ``post_card``
   is idempotent per key) and the ref is stored right after.
 

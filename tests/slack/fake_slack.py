@@ -40,6 +40,8 @@ from tests.adapters.fakes import Failure, LoopbackServer, Recorded, recorded
 
 from .fake_methods import Params, SlackError, SlackMethods, decoded
 
+API = "/api/"
+
 
 @dataclass
 class Call:
@@ -66,9 +68,6 @@ class Call:
     def obj(self, name: str) -> Any:
         """A JSON-valued parameter, decoded whether it came as JSON or as a form string."""
         return decoded(self.params.get(name))
-
-
-API = "/api/"
 
 
 class FakeSlack(SlackMethods, LoopbackServer):
