@@ -8,8 +8,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from adapters.html_text import render_link
+from adapters.plain_text import clean_text
 from adapters.support import MALFORMED, parse_time
-from adapters.text import clean_text, render_link
 from bot.errors import SourceError
 
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"

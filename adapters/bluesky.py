@@ -27,7 +27,10 @@ from pydantic import Field
 
 from adapters.atproto import cursor_key, facet, is_old, next_cursor, post_text, record_key
 from adapters.base import SourceSettings
+from adapters.graphemes import grapheme_count
 from adapters.http import HttpClient, HttpStatusError, NetworkError, Params
+from adapters.links import find_links, utf8_span
+from adapters.plain_text import clean_text
 from adapters.support import (
     MALFORMED,
     coerce_settings,
@@ -36,7 +39,6 @@ from adapters.support import (
     parse_time,
     text_field,
 )
-from adapters.text import clean_text, find_links, grapheme_count, utf8_span
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReplyTooLong, SourceError
 from bot.ports import Batch, ReplyLimit

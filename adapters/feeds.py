@@ -1,33 +1,38 @@
-"""Feed parsing for the RSS source: RSS 2.0, RSS 1.0 (RDF) and Atom as plain ``FeedEntry``s.
+"""Feed parsing for the RSS source: RSS 0.9x/2.0, RSS 1.0 (RDF) and Atom as ``FeedEntry``s.
 
-Parsed with the stdlib expat parser behind a guard: a DOCTYPE or ENTITY declaration is refused
-outright (no entity bombs, no external entities). Titles and summaries become plain text,
-redirect links (Google Alerts' ``https://www.google.com/url?...&url=<real>``) are unwrapped
-to the real URL, and an entry with no usable id, title or summary is counted as skipped.
+The raw bytes first pass ``adapters.safe_xml.guard_xml`` (no entity declarations, nothing
+external, well-formed), then ``feedparser`` reads them (from memory, never fetching, without
+its HTML sanitizer: summaries become plain text through ``html_to_text``). Redirect links
+(Google Alerts' ``https://www.google.com/url?...&url=<real>``) are unwrapped to the real URL,
+and an entry with no usable id, title or summary is counted as skipped.
 """
 
 from __future__ import annotations
 
+import calendar
 import hashlib
-import xml.etree.ElementTree as ET
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from pyexpat import ExpatError, ParserCreate
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from adapters.support import MALFORMED
-from adapters.text import clean_text, html_to_text
-from bot.errors import SourceError
+import feedparser
 
-ATOM = "http://www.w3.org/2005/Atom"
+from adapters.html_text import html_to_text
+from adapters.plain_text import clean_text
+from adapters.safe_xml import guard_xml
+from adapters.support import MALFORMED
+from bot.errors import SourceError
+from bot.untrusted import safe_url
+
 REDIRECTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("www.google.com", "/url"): ("url", "q"),
     ("google.com", "/url"): ("url", "q"),
     ("www.bing.com", "/news/apiclick.aspx"): ("url",),
 }
 """(host, path) of known redirectors -> the query parameters that hold the real URL."""
+FEED_ROOTS = {"rss": "RSS", "feed": "Atom", "RDF": "RSS 1.0"}
 
 
 @dataclass
@@ -51,64 +56,26 @@ class Feed:
     skipped: int = 0
 
 
-class _Refused(Exception):
-    pass
-
-
-def parse_xml(body: bytes) -> ET.Element:
-    """Parse XML with expat, refusing any DOCTYPE/ENTITY declaration (entity bombs, XXE)."""
-    builder = ET.TreeBuilder()
-    parser = ParserCreate(namespace_separator="}")
-
-    def refuse(*_: Any) -> Any:
-        raise _Refused
-
-    def start(name: str, attrs: dict[str, str]) -> None:
-        builder.start(_qname(name), {_qname(k): v for k, v in attrs.items()})
-
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    parser.ExternalEntityRefHandler = refuse
-    parser.StartElementHandler = start
-    parser.EndElementHandler = lambda name: builder.end(_qname(name))
-    parser.CharacterDataHandler = builder.data
-    parser.buffer_text = True
-    try:
-        parser.Parse(body, True)
-    except _Refused as exc:
-        raise SourceError("the feed declares a DOCTYPE or entities; refused") from exc
-    except ExpatError as exc:
-        raise SourceError(f"the feed is not well-formed XML: {exc}") from exc
-    return builder.close()
-
-
 def parse_feed(body: bytes, url: str = "") -> Feed:
-    """An RSS 2.0, RSS 1.0 (RDF) or Atom document as a ``Feed``; malformed entries counted."""
+    """An RSS or Atom document as a ``Feed``; refused documents raise ``SourceError``."""
+    where = url or "feed"
     try:
-        root = parse_xml(body)
+        root = guard_xml(body)
     except SourceError as exc:
-        raise SourceError(f"{url or 'feed'}: {exc}") from exc
-    local, channel = _local(root.tag), _child(root, "channel")
-    head: ET.Element | None
-    if local == "feed":
-        kind, container, head, item = "Atom", root, root, "entry"
-    elif local == "rss" and channel is not None:
-        kind, container, head, item = "RSS", channel, channel, "item"
-    elif local == "RDF":
-        kind, container, head, item = "RSS 1.0", root, channel, "item"
-    else:
+        raise SourceError(f"{where}: {exc}") from exc
+    local = root.tag.rsplit("}", 1)[-1]
+    kind = FEED_ROOTS.get(local)
+    if kind is None or (local == "rss" and root.find("channel") is None):
         raise SourceError(
-            f"{url or 'feed'}: not an RSS or Atom feed (the root element is <{local}>"
+            f"{where}: not an RSS or Atom feed (the root element is <{local}>"
             f"{' without <channel>' if local == 'rss' else ''}); is the URL the feed itself "
             "rather than a web page?"
         )
-    feed_title = _text_of(_child(head, "title") if head is not None else None, kind == "Atom")
-    feed = Feed(kind=kind, title=feed_title, entries=[])
-    for node in container:
-        if _local(node.tag) != item:
-            continue
+    parsed = _feedparser(body)
+    feed = Feed(kind=kind, title=_text(parsed.get("feed", {}).get("title_detail")), entries=[])
+    for raw in parsed.get("entries", []):
         try:
-            entry = _entry(node, kind == "Atom")
+            entry = _entry(dict(raw))  # a plain dict: no FeedParserDict key aliasing
         except MALFORMED:
             entry = None
         if entry is None:
@@ -118,66 +85,55 @@ def parse_feed(body: bytes, url: str = "") -> Feed:
     return feed
 
 
-def _entry(node: ET.Element, atom: bool) -> FeedEntry | None:
-    link = unwrap_redirect(_link(node, atom))
-    title = _text_of(_child(node, "title"), atom)
-    summary_node = _child(node, "summary") if atom else _child(node, "description")
-    if summary_node is None:
-        summary_node = _child(node, "content") if atom else _child(node, "encoded")
-    summary = _text_of(summary_node, atom)
-    raw_id = _child(node, "id") if atom else _child(node, "guid")
-    entry_id = " ".join((raw_id.text or "").split()) if raw_id is not None else ""
-    entry_id = entry_id or link
+def _feedparser(body: bytes) -> dict[str, Any]:
+    """``feedparser.parse`` on bytes already guarded: from a stream (a bytes or str argument
+    would be tried as a file name or URL), without sanitizing or resolving relative links."""
+    result = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
+    return dict(result)
+
+
+def _entry(raw: dict[str, Any]) -> FeedEntry | None:
+    link = unwrap_redirect(_link(raw))
+    title = _text(raw.get("title_detail"))
+    detail = raw.get("summary_detail") or next(iter(raw.get("content") or []), None)
+    summary = _text(detail)
+    entry_id = " ".join(str(raw.get("id") or "").split()) or link
     if not entry_id or not (title or summary):
         return None
-    author_name, author_uri = _author(node)
+    author_name, author_uri = _author(raw)
     return FeedEntry(
         id=entry_id if len(entry_id) <= 512 else f"sha256:{digest(entry_id)}",
         title=title,
         summary=summary,
         link=link,
-        published=_date(node),
+        published=_date(raw),
         author_name=author_name,
         author_uri=author_uri,
     )
 
 
-def _link(node: ET.Element, atom: bool) -> str:
-    if not atom:
-        link = _child(node, "link")
-        guid = _child(node, "guid")
-        candidates = [link.text if link is not None else None]
-        if guid is not None and guid.get("isPermaLink", "true") != "false":
-            candidates.append(guid.text)
-        return next((_http(c) for c in candidates if _http(c)), "")
-    links = [child for child in node if _local(child.tag) == "link"]
-    rel = (link for link in links if link.get("rel", "alternate") == "alternate")
-    best = next(rel, links[0] if links else None)
-    return _http(best.get("href")) if best is not None else ""
+def _link(raw: dict[str, Any]) -> str:
+    links = [link for link in raw.get("links") or [] if isinstance(link.get("href"), str)]
+    alternate = (link for link in links if link.get("rel", "alternate") == "alternate")
+    best = next(alternate, links[0] if links else None)
+    href = best["href"] if best is not None else raw.get("link")
+    return safe_url(href) if isinstance(href, str) else ""
 
 
-def _author(node: ET.Element) -> tuple[str, str]:
-    author = _child(node, "author")
-    if author is not None and len(author):
-        name = clean_text(_child_text(author, "name"))
-        return name, _http(_child_text(author, "uri"))
-    raw = author.text if author is not None else _child_text(node, "creator")
-    name = clean_text(raw or "")
+def _author(raw: dict[str, Any]) -> tuple[str, str]:
+    detail = raw.get("author_detail") or {}
+    name = clean_text(str(detail.get("name") or raw.get("author") or ""))
     if "(" in name and name.endswith(")"):
         name = name[name.index("(") + 1 : -1].strip()
-    return ("" if "@" in name else name), ""
+    uri = detail.get("href")
+    return ("" if "@" in name else name), safe_url(uri) if isinstance(uri, str) else ""
 
 
-def _date(node: ET.Element) -> datetime | None:
-    for tag in ("published", "pubDate", "date", "updated"):
-        raw = _child_text(node, tag).strip()
-        if not raw:
-            continue
-        try:
-            when = datetime.fromisoformat(raw) if tag != "pubDate" else parsedate_to_datetime(raw)
-        except (ValueError, TypeError, IndexError):
-            continue
-        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+def _date(raw: dict[str, Any]) -> datetime | None:
+    for key in ("published_parsed", "created_parsed", "updated_parsed"):
+        when = raw.get(key)
+        if when is not None:
+            return datetime.fromtimestamp(calendar.timegm(when), UTC)
     return None
 
 
@@ -189,49 +145,23 @@ def unwrap_redirect(url: str, depth: int = 3) -> str:
         if not names:
             return url
         query = parse_qs(parts.query)
-        target = next((_http(query[n][0]) for n in names if n in query and _http(query[n][0])), "")
+        target = next(
+            (safe_url(query[n][0]) for n in names if n in query and safe_url(query[n][0])), ""
+        )
         if not target:
             return url
         url = target
     return url
 
 
-def _text_of(node: ET.Element | None, atom: bool) -> str:
-    if node is None:
+def _text(detail: Any) -> str:
+    """A feedparser text construct (``{"type": ..., "value": ...}``) as plain text."""
+    if not detail:
         return ""
-    kind = node.get("type", "text" if atom else "html")
-    if "xhtml" in kind:
-        return html_to_text(ET.tostring(node, encoding="unicode", method="html"))
-    raw = node.text or ""
-    return html_to_text(raw) if "html" in kind else clean_text(" ".join(raw.split()))
-
-
-def _child(node: ET.Element, local: str) -> ET.Element | None:
-    return next((c for c in node if _local(c.tag) == local), None)
-
-
-def _child_text(node: ET.Element, local: str) -> str:
-    child = _child(node, local)
-    return (child.text or "") if child is not None else ""
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _qname(name: str) -> str:
-    return "{" + name if "}" in name else name
-
-
-def _http(url: str | None) -> str:
-    url = (url or "").strip()
-    try:
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            return ""
-    except ValueError:
-        return ""
-    return "".join(ch for ch in url if ch.isprintable() and not ch.isspace())
+    value = str(detail.get("value") or "")
+    if "html" in str(detail.get("type") or ""):
+        return html_to_text(value)
+    return clean_text(" ".join(value.split()))
 
 
 def without_fragment(url: str) -> str:

@@ -6,7 +6,11 @@ headers (our User-Agent), timeouts and the error rules of the project:
 * network errors, timeouts and non-2xx answers raise ``SourceError`` (``HttpStatusError`` for
   a status, carrying the status, a short body excerpt and the parsed JSON error body);
 * a 429 (or a 503 with ``Retry-After``) raises ``SourceError(retry_after=...)``: ``Retry-After``
-  in seconds or as an HTTP date, else the rate-limit reset header, else a minute;
+  in seconds or as an HTTP date (``bot.retry_after``), else the rate-limit reset header, else
+  a minute;
+* an answer body over ``max_bytes`` raises ``SourceError`` while it streams in;
+* ``get_if_changed`` is a conditional GET (``If-None-Match``/``If-Modified-Since``) that
+  returns None on 304 Not Modified;
 * rate-limit headers (``X-RateLimit-*``, ``RateLimit-*``, ``x-rate-limit-*``) are tracked in a
   ``RateLimitState`` per endpoint (method and path): once an endpoint's window is used up the
   next call to it waits for the reset when that is short, or raises
@@ -26,92 +30,24 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 
+from adapters.rate_limits import RateLimitState
 from bot.errors import SourceError
+from bot.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "social-switchboard/0.1 (+https://github.com/social-switchboard)"
 DEFAULT_RETRY_AFTER = 60.0
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 EXCERPT_CHARS = 200
 
 Params = Mapping[str, str | int] | Sequence[tuple[str, str | int]]
 
-_REMAINING = ("x-ratelimit-remaining", "ratelimit-remaining", "x-rate-limit-remaining")
-_RESET = ("x-ratelimit-reset", "ratelimit-reset", "x-rate-limit-reset")
 _LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^";]+)"?')
-
-
-def parse_reset(value: str, now: float) -> float | None:
-    """A rate-limit reset header as an epoch time.
-
-    Accepts an ISO 8601 timestamp (Mastodon), epoch seconds (Bluesky, X) or seconds until the
-    reset (Reddit): a number below 10^9 is taken as a delay.
-    """
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        try:
-            stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        return stamp.timestamp()
-    return number if number >= 1e9 else now + max(number, 0.0)
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when.timestamp() - now, 0.0)
-
-
-@dataclass
-class RateLimitState:
-    """What the last answer's rate-limit headers said."""
-
-    remaining: float | None = None
-    reset_at: float | None = None
-
-    def update(self, headers: Mapping[str, str], now: float) -> None:
-        lowered = {k.lower(): v for k, v in headers.items()}
-        for name in _REMAINING:
-            if name in lowered:
-                try:
-                    self.remaining = float(lowered[name])
-                except ValueError:
-                    self.remaining = None
-                break
-        for name in _RESET:
-            if name in lowered:
-                self.reset_at = parse_reset(lowered[name], now)
-                break
-
-    def wait_for(self, now: float) -> float:
-        """Seconds to wait before the next call (0 when the window still has room)."""
-        if self.remaining is None or self.remaining >= 1 or self.reset_at is None:
-            return 0.0
-        return max(self.reset_at - now, 0.0)
 
 
 @dataclass
@@ -190,6 +126,7 @@ class HttpClient:
         label: str = "",
         headers: Mapping[str, str] | None = None,
         timeout: float = 30.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         max_rate_wait: float = 5.0,
         backoff: float = 0.5,
         backoff_cap: float = 8.0,
@@ -201,6 +138,7 @@ class HttpClient:
         self.headers: dict[str, str] = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         self.headers.update(headers or {})
         self.timeout = timeout
+        self.max_bytes = max_bytes
         self.max_rate_wait = max_rate_wait
         self.backoff = backoff
         self.backoff_cap = backoff_cap
@@ -230,6 +168,27 @@ class HttpClient:
     ) -> Any:
         return (await self.request("GET", path, params=params, headers=headers)).json()
 
+    async def get_if_changed(
+        self,
+        path: str,
+        *,
+        etag: str = "",
+        modified: str = "",
+        headers: Mapping[str, str] | None = None,
+        retries: int = 0,
+    ) -> Response | None:
+        """A conditional GET with the validators of the last answer (its ``ETag`` and
+        ``Last-Modified``); None when the server answers 304 Not Modified."""
+        conditional = dict(headers or {})
+        if etag:
+            conditional["If-None-Match"] = etag
+        if modified:
+            conditional["If-Modified-Since"] = modified
+        response = await self.request(
+            "GET", path, headers=conditional, retries=retries, not_modified_ok=True
+        )
+        return None if response.status == 304 else response
+
     async def post_json(
         self,
         path: str,
@@ -248,15 +207,17 @@ class HttpClient:
         *,
         params: Params | None = None,
         json: Any = None,
-        data: Mapping[str, str] | None = None,
+        data: bytes | Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         retries: int = 0,
+        not_modified_ok: bool = False,
     ) -> Response:
-        """Send one request; raise ``SourceError`` unless the answer is 2xx."""
+        """Send one request; raise ``SourceError`` unless the answer is 2xx (or a 304 when
+        ``not_modified_ok``)."""
         attempt = 0
         while True:
             try:
-                return await self._once(method, path, params, json, data, headers)
+                return await self._once(method, path, params, json, data, headers, not_modified_ok)
             except HttpStatusError as exc:
                 if exc.status < 500 or exc.retry_after is not None or attempt >= retries:
                     raise
@@ -276,8 +237,9 @@ class HttpClient:
         path: str,
         params: Params | None,
         json: Any,
-        data: Mapping[str, str] | None,
+        data: bytes | Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        not_modified_ok: bool,
     ) -> Response:
         limit = self.rate_limit(method, path)
         await self._respect_rate_limit(limit)
@@ -293,7 +255,7 @@ class HttpClient:
                 data=data,
                 headers=merged,
             ) as resp:
-                body = await resp.read()
+                body = await self._read_capped(resp, url)
                 resp_headers = {k: v for k, v in resp.headers.items()}
                 status = resp.status
                 links = parse_links(resp.headers.get("Link", ""))
@@ -302,9 +264,23 @@ class HttpClient:
         now = self.clock()
         limit.update(resp_headers, now)
         response = Response(status, resp_headers, body, url, links)
-        if 200 <= status < 300:
+        if 200 <= status < 300 or (status == 304 and not_modified_ok):
             return response
         raise self._status_error(method, path, response, now, limit)
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
+        limit = self.max_bytes
+        body = bytearray()
+        if (resp.content_length or 0) <= limit:
+            async for chunk in resp.content.iter_chunked(65536):
+                body += chunk
+                if len(body) > limit:
+                    break
+        if (resp.content_length or 0) > limit or len(body) > limit:
+            raise SourceError(
+                f"{self.label}: the answer from {url} is larger than max_bytes ({limit} bytes)"
+            )
+        return bytes(body)
 
     def _status_error(
         self, method: str, path: str, response: Response, now: float, limit: RateLimitState
@@ -321,7 +297,7 @@ class HttpClient:
             header = next(
                 (v for k, v in response.headers.items() if k.lower() == "retry-after"), None
             )
-            retry_after = parse_retry_after(header, now)
+            retry_after = parse_retry_after(header, datetime.fromtimestamp(now, UTC))
             if retry_after is None and limit.reset_at is not None:
                 retry_after = max(limit.reset_at - now, 1.0)
             if retry_after is None:

@@ -25,7 +25,11 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from adapters.base import SourceSettings
+from adapters.graphemes import grapheme_count
+from adapters.html_text import html_to_text
 from adapters.http import HttpClient
+from adapters.links import find_links
+from adapters.plain_text import clean_text
 from adapters.support import (
     MALFORMED,
     coerce_settings,
@@ -34,10 +38,10 @@ from adapters.support import (
     parse_time,
     text_field,
 )
-from adapters.text import clean_text, find_links, grapheme_count, html_to_text
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReplyTooLong, SourceError
 from bot.ports import Batch, ReplyLimit
+from bot.untrusted import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +251,4 @@ def _host(url: str) -> str:
 
 
 def _safe_url(value: Any) -> str:
-    if isinstance(value, str) and re.match(r"^https?://\S+$", value):
-        return value
-    return ""
+    return safe_url(value) if isinstance(value, str) else ""

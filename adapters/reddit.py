@@ -29,7 +29,8 @@ from urllib.parse import quote
 from pydantic import Field, SecretStr
 
 from adapters.base import SourceSettings
-from adapters.http import HttpClient, HttpStatusError, RateLimitState
+from adapters.http import HttpClient, HttpStatusError
+from adapters.rate_limits import RateLimitState
 from adapters.reddit_auth import RedditAuth
 from adapters.reddit_wire import api_error, inbox_mention, is_path, listing_children, normal_text
 from adapters.support import MALFORMED, coerce_settings, explain_check_error, log_malformed

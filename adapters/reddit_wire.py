@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from adapters.html_text import html_to_text
+from adapters.plain_text import clean_text
 from adapters.support import text_field
-from adapters.text import clean_text, html_to_text
 from bot.domain import Author, Mention
 from bot.errors import SourceError
 

@@ -1,8 +1,9 @@
 """RSS 2.0 / RSS 1.0 / Atom feeds (Google Alerts, blog comment feeds): read-only mentions.
 
-Each poll is a conditional GET (``If-None-Match`` with the stored ETag, ``If-Modified-Since``
-with the stored Last-Modified); a 304 is an empty batch. The body is capped at ``max_bytes``
-while it streams in, then parsed by ``adapters.feeds`` (no DTDs, no entities).
+Each poll is a conditional GET through ``adapters.http.HttpClient`` (``If-None-Match`` with
+the stored ETag, ``If-Modified-Since`` with the stored Last-Modified); a 304 is an empty batch.
+The body is capped at ``max_bytes`` while it streams in, then parsed by ``adapters.feeds``
+(guarded by defusedxml: no entity declarations, nothing external).
 
 Entries are deduplicated on their id (``guid`` / Atom ``id``, else the link): the cursor keeps a
 bounded list of hashes of the ids already handed out, always including every id still in the
@@ -21,12 +22,11 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import Field
 
 from adapters.base import SourceSettings
 from adapters.feeds import Feed, FeedEntry, digest, parse_feed, unwrap_redirect, without_fragment
-from adapters.http import USER_AGENT, excerpt, parse_retry_after
+from adapters.http import HttpClient
 from adapters.support import coerce_settings
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReadOnlySource, SourceError
@@ -37,6 +37,7 @@ __all__ = ["Feed", "FeedEntry", "RssSettings", "RssSource", "parse_feed", "unwra
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
+FEED_TYPES = "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.5"
 
 
 class RssSettings(SourceSettings):
@@ -75,11 +76,16 @@ class RssSource:
     settings_model: ClassVar[type[SourceSettings]] = RssSettings
     network = "rss"
 
-    def __init__(self, settings: RssSettings) -> None:
+    def __init__(self, settings: RssSettings, http: HttpClient | None = None) -> None:
         self.settings = settings
         self.name = settings.name
         self.poll_interval = settings.poll_interval
-        self._session: aiohttp.ClientSession | None = None
+        self.http = http or HttpClient(
+            settings.url,
+            label=f"rss {settings.name}",
+            timeout=settings.timeout,
+            max_bytes=settings.max_bytes,
+        )
 
     @classmethod
     def from_settings(cls, settings: Any) -> RssSource:
@@ -95,9 +101,7 @@ class RssSource:
         raise ReadOnlySource(self.name, mention.permalink or self.settings.url)
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        await self.http.close()
 
     async def fetch(self, cursor: str | None) -> Batch:
         """New entries since the last poll, oldest first (empty on 304 Not Modified)."""
@@ -159,47 +163,10 @@ class RssSource:
         )
 
     async def _get(self, etag: str, modified: str) -> tuple[bytes, str, str] | None:
-        url = self.settings.url
-        headers = {
-            "User-Agent": USER_AGENT,
-            "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.5",
-        }
-        if etag:
-            headers["If-None-Match"] = etag
-        if modified:
-            headers["If-Modified-Since"] = modified
-        if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
-            self._session = aiohttp.ClientSession(timeout=timeout)
-        try:
-            async with self._session.get(url, headers=headers) as resp:
-                if resp.status == 304:
-                    return None
-                if resp.status == 429 or resp.status == 503:
-                    wait = parse_retry_after(
-                        resp.headers.get("Retry-After"), datetime.now(UTC).timestamp()
-                    )
-                    raise SourceError(
-                        f"rss {self.name}: HTTP {resp.status} from {url}; retry later",
-                        retry_after=wait if wait is not None else 60.0,
-                    )
-                if not 200 <= resp.status < 300:
-                    text = excerpt((await resp.content.read(2048)).decode("utf-8", "replace"))
-                    raise SourceError(f"rss {self.name}: HTTP {resp.status} from {url}: {text}")
-                limit, body = self.settings.max_bytes, bytearray()
-                if (resp.content_length or 0) <= limit:
-                    async for chunk in resp.content.iter_chunked(65536):
-                        body += chunk
-                        if len(body) > limit:
-                            break
-                if (resp.content_length or 0) > limit or len(body) > limit:
-                    raise SourceError(f"rss {self.name}: {url} is larger than max_bytes ({limit})")
-                return (
-                    bytes(body),
-                    resp.headers.get("ETag", ""),
-                    resp.headers.get("Last-Modified", ""),
-                )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SourceError(
-                f"rss {self.name}: could not fetch {url}: {exc or 'timed out'}"
-            ) from exc
+        answer = await self.http.get_if_changed(
+            self.settings.url, etag=etag, modified=modified, headers={"Accept": FEED_TYPES}
+        )
+        if answer is None:
+            return None
+        headers = {k.lower(): v for k, v in answer.headers.items()}
+        return answer.body, headers.get("etag", ""), headers.get("last-modified", "")

@@ -57,17 +57,17 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import aiohttp
 from aiohttp import web
 from pydantic import Field, SecretStr, field_validator
 
 from adapters.base import SourceSettings
-from adapters.http import USER_AGENT, excerpt, parse_retry_after
+from adapters.http import DEFAULT_RETRY_AFTER, HttpClient, HttpStatusError, excerpt
+from adapters.plain_text import clean_text
 from adapters.support import coerce_settings
-from adapters.text import clean_text
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReadOnlySource, SourceError, SwitchboardError
-from bot.ports import Batch, ReplyLimit
+from bot.ports import Batch, PushSource, ReplyLimit
+from bot.untrusted import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ TIMESTAMP_HEADER = "X-Switchboard-Timestamp"
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 MAX_BATCH = 100
 MAX_ID = 256
+MAX_REPLY_ANSWER = 64 * 1024
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -106,19 +107,29 @@ class BadPayload(ValueError):
     """A webhook body that is JSON but not the documented shape; the text names the field."""
 
 
-class WebhookSource:
+class WebhookSource(PushSource):
     """Push-only mentions from a signed webhook, replies to an optional ``reply_url``."""
 
     settings_model: ClassVar[type[SourceSettings]] = WebhookSettings
     network = "webhook"
 
-    def __init__(self, settings: WebhookSettings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        clock: Callable[[], float] = time.time,
+        http: HttpClient | None = None,
+    ) -> None:
         self.settings = settings
         self.name = settings.name
         self.poll_interval = settings.poll_interval
         self.clock = clock
         self._secret = settings.secret.get_secret_value()
-        self._session: aiohttp.ClientSession | None = None
+        self.http = http or HttpClient(
+            settings.reply_url,
+            label=f"webhook {settings.name}",
+            timeout=settings.timeout,
+            max_bytes=MAX_REPLY_ANSWER,
+        )
 
     @classmethod
     def from_settings(cls, settings: Any) -> WebhookSource:
@@ -140,9 +151,7 @@ class WebhookSource:
         return f"signed webhook at POST /hooks/{self.name}; {where}"
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        await self.http.close()
 
     # -- inbound ------------------------------------------------------------------------------
 
@@ -258,31 +267,17 @@ class WebhookSource:
         timestamp = str(int(self.clock()))
         headers = {
             "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
             "Idempotency-Key": idempotency_key,
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._secret, timestamp, body),
         }
-        if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
-            self._session = aiohttp.ClientSession(timeout=timeout)
         try:
-            async with self._session.post(url, data=body, headers=headers) as resp:
-                answer = await resp.content.read(64 * 1024)
-                status, retry = resp.status, resp.headers.get("Retry-After")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SourceError(f"webhook {self.name}: could not reach {url}: {exc!r}") from exc
-        text_answer = answer.decode("utf-8", "replace")
-        if status in (429, 503):
-            wait = parse_retry_after(retry, self.clock())
-            raise SourceError(
-                f"webhook {self.name}: HTTP {status} from {url}: {excerpt(text_answer)}",
-                retry_after=wait if wait is not None else 60.0,
-            )
-        if not 200 <= status < 300:
-            raise SourceError(
-                f"webhook {self.name}: HTTP {status} from {url}: {excerpt(text_answer)}"
-            )
+            response = await self.http.request("POST", url, data=body, headers=headers)
+        except HttpStatusError as exc:
+            if exc.status == 503 and exc.retry_after is None:
+                raise SourceError(str(exc), retry_after=DEFAULT_RETRY_AFTER) from exc
+            raise
+        answer, status, text_answer = response.body, response.status, response.text
         try:
             data = json.loads(answer)
             return ReplyResult(external_id=str(data["id"]), url=_url(data, "url", ""))
@@ -324,10 +319,11 @@ def _string(data: dict[str, Any], key: str, at: str) -> str:
 
 def _url(data: dict[str, Any], key: str, at: str) -> str:
     value = _string(data, key, at).strip()
-    if value and not value.lower().startswith(("https://", "http://")):
-        raise BadPayload(f"{at}{key}: must be an http(s) URL")
-    if any(not ch.isprintable() or ch.isspace() for ch in value):
-        raise BadPayload(f"{at}{key}: must not contain spaces or control characters")
+    if value and not safe_url(value):
+        raise BadPayload(
+            f"{at}{key}: must be an http(s) URL with a host, without user info, spaces "
+            "or control characters"
+        )
     return value
 
 

@@ -27,6 +27,8 @@ from pydantic import Field
 
 from adapters.base import SourceSettings
 from adapters.http import HttpClient, HttpStatusError, NetworkError
+from adapters.links import find_links
+from adapters.plain_text import clean_text
 from adapters.support import (
     MALFORMED,
     coerce_settings,
@@ -35,10 +37,11 @@ from adapters.support import (
     parse_time,
     text_field,
 )
-from adapters.text import clean_text, find_links, x_weighted_length
+from adapters.x_length import x_weighted_length
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReplyTooLong, SourceError
 from bot.ports import Batch, ReplyLimit
+from bot.untrusted import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -279,11 +282,7 @@ def _tweet_text(tweet: dict[str, Any]) -> str:
         if not isinstance(entity, dict):
             continue
         short, expanded = entity.get("url"), entity.get("expanded_url") or entity.get("unwound_url")
-        if (
-            isinstance(short, str)
-            and isinstance(expanded, str)
-            and re.match(r"^https?://\S+$", expanded)
-        ):
+        if isinstance(short, str) and isinstance(expanded, str) and safe_url(expanded):
             text = text.replace(short, expanded)
     return clean_text(html.unescape(text))
 

@@ -6,11 +6,14 @@ shows cards and activity lines to employees. Platform types never cross these po
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.domain import CardRef, Mention, ReplyResult
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,17 @@ class Source(Protocol):
         """Log in and describe the account; raise SourceError saying what is wrong."""
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class PushSource(Source, Protocol):
+    """A source the public pushes to (signed webhooks at ``POST /hooks/{name}``)."""
+
+    async def handle(
+        self, request: web.Request, accept: Callable[[Mention], Awaitable[None]]
+    ) -> web.StreamResponse:
+        """Verify and parse one pushed request, ``accept`` each mention (stored before it
+        returns), and answer the sender."""
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
 from bot.app import Switchboard
 from bot.domain import Mention
+from bot.ports import PushSource
 
 APP_KEY: web.AppKey[Switchboard] = web.AppKey("switchboard", Switchboard)
-WebhookHandler = Callable[
-    [web.Request, Callable[[Mention], Awaitable[None]]], Awaitable[web.StreamResponse]
-]
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -47,14 +43,13 @@ async def hook(request: web.Request) -> web.StreamResponse:
     board = request.app[APP_KEY]
     name = request.match_info["source"]
     source = next((s for s in board.sources if s.name == name), None)
-    handle: WebhookHandler | None = getattr(source, "handle", None)
-    if handle is None:
+    if not isinstance(source, PushSource):
         return web.json_response({"error": f"no webhook source named {name!r}"}, status=404)
 
     async def accept(mention: Mention) -> None:
         await board.threads.ingest(mention)
 
-    return await handle(request, accept)
+    return await source.handle(request, accept)
 
 
 def build_app(board: Switchboard) -> web.Application:

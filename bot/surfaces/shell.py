@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import textwrap
 from typing import TextIO
 
 from bot.domain import CardRef
 from bot.ports import Card
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from bot.untrusted import neutralize
 
 
 def clean(text: str) -> str:
-    """Untrusted text for a terminal: no escape sequences, no bidi overrides."""
-    return _CONTROL.sub("\ufffd", text)
+    """Untrusted text for a terminal: no escape sequences, no bidi overrides, nothing hidden."""
+    return neutralize(text, "\ufffd")
 
 
 def render_text(card: Card, width: int = 78) -> str:

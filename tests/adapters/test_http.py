@@ -17,11 +17,9 @@ from adapters.http import (
     HttpClient,
     HttpStatusError,
     NetworkError,
-    RateLimitState,
     parse_links,
-    parse_reset,
-    parse_retry_after,
 )
+from adapters.rate_limits import RateLimitState, parse_reset
 from bot.errors import SourceError
 from tests.adapters.fakes import FakeServer
 
@@ -173,9 +171,6 @@ def test_reset_header_formats() -> None:
     assert parse_reset("1700000300", now) == 1_700_000_300
     assert parse_reset("37.5", now) == now + 37.5
     assert parse_reset("soon", now) is None
-    assert parse_retry_after("7", now) == 7
-    assert parse_retry_after("Tue, 14 Nov 2023 22:13:30 GMT", now) == 10
-    assert parse_retry_after("garbage", now) is None
 
 
 def test_rate_limit_state_per_network() -> None:

@@ -17,9 +17,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.rss import RssSource
 from adapters.webhook import WebhookSource, sign
 from bot.domain import Author, Mention
 from bot.errors import ConfigError, ReadOnlySource, SourceError, StoreError
+from bot.ports import PushSource, Source
 from tests.adapters.fakes import FakeServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "webhook"
@@ -309,3 +311,31 @@ async def test_replies_are_signed_posted_and_idempotent() -> None:
 def test_a_short_secret_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="secret"):
         WebhookSource.from_settings(settings(secret="short"))
+
+
+def test_the_webhook_is_a_declared_push_source_and_a_feed_is_not() -> None:
+    hook = WebhookSource.from_settings(settings())
+    feed = RssSource.from_settings({"name": "f", "type": "rss", "url": "https://x.example/f"})
+    assert isinstance(hook, PushSource) and isinstance(hook, Source)
+    assert isinstance(feed, Source) and not isinstance(feed, PushSource)
+
+
+async def test_a_503_without_retry_after_still_says_when_to_retry() -> None:
+    receiver = ReplyReceiver()
+    await receiver.start()
+    source = WebhookSource.from_settings(settings(reply_url=f"{receiver.url}/replies"))
+    mention = source.parse(json.loads(sample("single.json")))[0]
+    later = "Tue, 14 Nov 2023 22:13:30 GMT"
+    try:
+        receiver.fail("/replies", 503, {"error": "busy"})
+        with pytest.raises(SourceError, match="HTTP 503") as busy:
+            await source.reply(mention, "hi", "key-9")
+        receiver.fail("/replies", 429, {"error": "slow"}, headers={"Retry-After": later})
+        with pytest.raises(SourceError, match="rate limited") as limited:
+            await source.reply(mention, "hi", "key-9")
+    finally:
+        await source.close()
+        await receiver.close()
+
+    assert busy.value.retry_after == 60
+    assert limited.value.retry_after == 0

@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from bot import untrusted
+
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000
 HEADER_TEXT = 150
@@ -31,7 +33,7 @@ FALLBACK_TEXT = 40_000
 BLOCKS = 50
 ELLIPSIS = "…"
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = untrusted.HIDDEN
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _LOOKALIKES = str.maketrans(
     {
@@ -92,16 +94,11 @@ def safe_url(url: str) -> str | None:
     unsafe characters are percent-encoded so the URL cannot close or relabel a Slack link.
     """
     url = url.strip()
-    if not url or len(url) > URL_LENGTH or _CONTROL.search(url) or re.search(r"\s", url):
+    if len(url) > URL_LENGTH or not untrusted.safe_url(url):
         return None
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+    parts = urlsplit(url)
+    port = parts.port
+    if not parts.hostname:
         return None
     try:
         host = parts.hostname.encode("idna").decode("ascii")

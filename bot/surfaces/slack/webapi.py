@@ -59,14 +59,17 @@ class SlackCallError(SwitchboardError):
 
 
 def retry_after(headers: Mapping[str, Any] | None, default: float = 1.0) -> float:
-    """Seconds from a ``Retry-After`` header, whatever the case of its name."""
+    """Seconds from a ``Retry-After`` header (delay or HTTP-date), whatever the case of its
+    name; ``default`` when it is missing or unreadable."""
+    from datetime import UTC, datetime
+
+    from bot.retry_after import parse_retry_after
+
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                return default
+            seconds = parse_retry_after(None if raw is None else str(raw), datetime.now(UTC))
+            return default if seconds is None else seconds
     return default
 
 

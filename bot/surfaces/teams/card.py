@@ -9,11 +9,10 @@ Links come only from ``Action.OpenUrl`` / ``selectAction`` with http(s) URLs we 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlparse
 
+from bot import untrusted
 from bot.actions import Action, BadAction, Verb
 from bot.ports import Card, CardAction
 
@@ -26,7 +25,7 @@ HISTORY_LINES = 8
 SECONDARY = {Verb.TAKE_OVER, Verb.SEND_BACK, Verb.SPAM}
 STYLES = {"primary": "positive", "danger": "destructive"}
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = untrusted.HIDDEN
 
 Json = dict[str, Any]
 
@@ -42,11 +41,7 @@ def plain(text: str, limit: int = MAX_LINE) -> str:
 
 def safe_url(url: str) -> str:
     """``url`` when it is a plain http(s) URL, else an empty string."""
-    url = url.strip()
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or _CONTROL.search(url):
-        return ""
-    return url
+    return untrusted.safe_url(url)
 
 
 def run(text: str, *, limit: int = MAX_LINE, url: str = "", **style: Any) -> Json:

@@ -74,11 +74,12 @@ def split_conversation(conversation_id: str) -> tuple[str, str]:
 
 
 def _retry_after(headers: object) -> float | None:
+    from datetime import UTC, datetime
+
+    from bot.retry_after import parse_retry_after
+
     value = getattr(headers, "get", lambda _k: None)("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return parse_retry_after(None if value is None else str(value), datetime.now(UTC))
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ class RssFake(FakeServer):
         self.use_etag = True
         self.use_last_modified = True
         self.chunked = False
+        self.not_modified = 0
+        """How many 304 Not Modified answers were sent."""
         self.app.router.add_get("/{path:.*}", self._serve)
 
     def publish(
@@ -54,8 +56,10 @@ class RssFake(FakeServer):
         since = request.headers.get("If-Modified-Since")
         if self.use_etag and match is not None:
             if etag in [tag.strip() for tag in match.split(",")]:
+                self.not_modified += 1
                 return web.Response(status=304, headers=headers)
         elif self.use_last_modified and since and parsedate_to_datetime(since) >= modified:
+            self.not_modified += 1
             return web.Response(status=304, headers=headers)
         if not self.chunked:
             return web.Response(body=body, content_type=content_type, headers=headers)
