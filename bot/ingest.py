@@ -20,6 +20,7 @@ from bot.domain import utcnow
 from bot.errors import SourceError
 from bot.ports import Source
 from bot.service import ThreadService
+from bot.storage import IngestStore
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
@@ -59,7 +60,7 @@ class Ingestor:
 
     async def poll_once(self, source: Source) -> bool:
         """One fetch-store-advance cycle; returns whether the source has more ready."""
-        store = self.threads.store
+        store: IngestStore = self.threads.store
         cursor = await store.get_cursor(source.name)
         batch = await source.fetch(cursor)
         for mention in batch.mentions:
@@ -75,7 +76,7 @@ class Ingestor:
         return batch.more
 
     async def supervise(self, source: Source, stop: asyncio.Event) -> None:
-        store = self.threads.store
+        store: IngestStore = self.threads.store
         lease = f"source:{source.name}"
         backoff = self.first_backoff
         try:

@@ -21,6 +21,7 @@ from bot.errors import (
 )
 from bot.ports import Source
 from bot.service import ThreadService
+from bot.storage import ReplyStore
 
 log = logging.getLogger(__name__)
 REPLY_LEASE_SECONDS = 60.0
@@ -29,7 +30,7 @@ REPLY_LEASE_SECONDS = 60.0
 class ReplyService:
     def __init__(self, threads: ThreadService, lease_seconds: float = REPLY_LEASE_SECONDS) -> None:
         self.threads = threads
-        self.store = threads.store
+        self.store: ReplyStore = threads.store
         self.lease_seconds = lease_seconds
 
     def source_for(self, thread: Thread) -> Source:

@@ -36,7 +36,8 @@ from bot.errors import (
 )
 from bot.ports import Source
 from bot.routing import Router
-from bot.store import IngestOutcome, IngestStatus, Store
+from bot.storage import ServiceStore
+from bot.store import IngestOutcome, IngestStatus
 
 Mutation = Callable[[Thread], Thread | None]
 MAX_ATTEMPTS = 100
@@ -73,7 +74,7 @@ class Directory:
 class ThreadService:
     def __init__(
         self,
-        store: Store,
+        store: ServiceStore,
         directory: Directory,
         router: Router,
         sources: Mapping[str, Source] | None = None,

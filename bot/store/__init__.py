@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import time
+
 from bot.errors import ConfigError
-from bot.store.base import IngestOutcome, IngestStatus, Store
+from bot.storage import IngestOutcome, IngestStatus
+from bot.store.base import Clock, Store
 
-__all__ = ["IngestOutcome", "IngestStatus", "Store", "open_store"]
+__all__ = ["Clock", "IngestOutcome", "IngestStatus", "Store", "open_store"]
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, clock: Clock | None = None) -> Store:
+    """The store for ``url``; ``clock`` (default ``time.time``) decides every expiry."""
+    now = clock or time.time
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         from bot.store.sqlite import SQLiteStore
 
-        return SQLiteStore.from_url(url)
+        return SQLiteStore.from_url(url, clock=now)
     if scheme in ("redis", "rediss", "unix"):
         from bot.store.redis import RedisStore
 
-        return RedisStore.from_url(url)
+        return RedisStore.from_url(url, clock=now)
     raise ConfigError(
         f"store.url: unsupported scheme in {url!r}; use sqlite:///path/to/file.sqlite3 "
         "or redis://host:6379/0"

@@ -90,7 +90,13 @@ class Keys:
         return self._k("cursors")
 
     def lease(self, name: str) -> str:
+        """Hash {holder, until}: until in epoch seconds (schema 1: a string with a PX)."""
         return self._k("lease", name)
+
+    @property
+    def leases(self) -> str:
+        """The start of every lease key (to scan them)."""
+        return f"{self.prefix}lease:"
 
     @property
     def own_posts(self) -> str:
@@ -103,3 +109,14 @@ class Keys:
     @property
     def replies_pending(self) -> str:
         return self._k("replies_pending")
+
+    # key-value entries: hash {value, until}
+    def kv(self, namespace: str, key: str) -> str:
+        """The namespace's length goes first, so no text in either part can make two
+        (namespace, key) pairs share an entry."""
+        return self._k("kv", f"{len(namespace)}:{namespace}:{key}")
+
+    @property
+    def schema(self) -> str:
+        """The schema version of the data under this prefix (absent: schema 1)."""
+        return self._k("schema")

@@ -1,20 +1,30 @@
 """Lua scripts behind every multi-key atomic step of the Redis store.
 
-Key order for each script is fixed by ``RedisStore``; time always comes from the Redis
-server (``TIME``), so replicas with skewed clocks agree on leases and outbox visibility.
+Key order for each script is fixed by ``RedisStore``. Time comes from the store's clock as an
+argument (``now``), so an injected clock decides leases, outbox visibility, reply leases and KV
+expiry exactly as on SQLite; replicas need synchronised clocks (NTP). Outbox scores and reply
+leases are in milliseconds (as schema 1 wrote them), leases and KV entries in seconds. Keys
+that expire logically also get a generous ``PEXPIRE`` (``gc_ms``) so Redis cleans them up.
 """
 
 from __future__ import annotations
 
-_LIB = """
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+import math
 
+GRACE_MS = 600_000
+"""How long past twice its time to live Redis keeps an expiring key before deleting it."""
+
+
+def gc_ms(ttl_seconds: float) -> int:
+    """The ``PEXPIRE`` for a key whose logical expiry is ``ttl_seconds`` away."""
+    return max(0, math.ceil(ttl_seconds * 2000)) + GRACE_MS
+
+
+_LIB = """
 -- Every script that writes an event gets the 7 event keys first (events hash, thread events
 -- list, audit zset, event counter, outbox zset, outbox items hash, outbox counter) and the
--- 5 event arguments first (event id, event doc, event time in us, thread id, notify 1/0).
+-- 6 event arguments first (event id, event doc, event time in us, thread id, notify 1/0,
+-- now in ms).
 local function append_event()
   local event_id, thread_id = ARGV[1], ARGV[4]
   redis.call('HSET', KEYS[1], event_id, ARGV[2])
@@ -25,7 +35,7 @@ local function append_event()
     local id = string.format('%012d', redis.call('INCR', KEYS[7]))
     local item = cjson.encode({id = id, thread_id = thread_id, event_id = event_id})
     redis.call('HSET', KEYS[6], id, item)
-    redis.call('ZADD', KEYS[5], now_ms(), id)
+    redis.call('ZADD', KEYS[5], ARGV[6], id)
   end
 end
 """
@@ -35,13 +45,13 @@ INGEST = (
     + """
 -- KEYS 8..: mention, conversation, thread, thread mentions, all threads,
 --           threads in the new thread's state, thread counter
--- ARGV 6..: expected thread id ('' = none), mention key, mention doc, thread doc, version,
+-- ARGV 7..: expected thread id ('' = none), mention key, mention doc, thread doc, version,
 --           mention count, state, first thread number, thread id
-local thread_id = ARGV[14]
+local thread_id = ARGV[15]
 local known = redis.call('HGET', KEYS[8], 'thread')
 if known then return {'duplicate', known} end
 local conv = redis.call('GET', KEYS[9]) or ''
-if conv ~= ARGV[6] then return {'retry', conv} end
+if conv ~= ARGV[7] then return {'retry', conv} end
 local status
 if conv ~= '' then
   if redis.call('EXISTS', KEYS[10]) == 0 then
@@ -51,16 +61,16 @@ if conv ~= '' then
   redis.call('HINCRBY', KEYS[10], 'mention_count', 1)
   status = 'attached'
 else
-  local number = redis.call('INCR', KEYS[14]) + tonumber(ARGV[13]) - 1
-  redis.call('HSET', KEYS[10], 'doc', ARGV[9], 'number', number, 'version', ARGV[10],
-             'mention_count', ARGV[11], 'state', ARGV[12])
+  local number = redis.call('INCR', KEYS[14]) + tonumber(ARGV[14]) - 1
+  redis.call('HSET', KEYS[10], 'doc', ARGV[10], 'number', number, 'version', ARGV[11],
+             'mention_count', ARGV[12], 'state', ARGV[13])
   redis.call('ZADD', KEYS[12], number, thread_id)
   redis.call('ZADD', KEYS[13], number, thread_id)
   redis.call('SET', KEYS[9], thread_id)
   status = 'created'
 end
-redis.call('HSET', KEYS[8], 'doc', ARGV[8], 'thread', thread_id)
-redis.call('RPUSH', KEYS[11], ARGV[7])
+redis.call('HSET', KEYS[8], 'doc', ARGV[9], 'thread', thread_id)
+redis.call('RPUSH', KEYS[11], ARGV[8])
 append_event()
 local t = redis.call('HMGET', KEYS[10], 'doc', 'number', 'version', 'mention_count')
 return {status, t[1], t[2], t[3], t[4]}
@@ -71,17 +81,17 @@ COMMIT = (
     _LIB
     + """
 -- KEYS 8..: thread, then one 'threads in state' key per state
--- ARGV 6..: expected version, doc, version, mention count, new state, thread id,
+-- ARGV 7..: expected version, doc, version, mention count, new state, thread id,
 --           then the state names
-local thread_id = ARGV[11]
+local thread_id = ARGV[12]
 local cur = redis.call('HMGET', KEYS[8], 'version', 'state', 'number')
-if not cur[1] or tonumber(cur[1]) ~= tonumber(ARGV[6]) then return 0 end
-redis.call('HSET', KEYS[8], 'doc', ARGV[7], 'version', ARGV[8], 'mention_count', ARGV[9],
-           'state', ARGV[10])
-if cur[2] ~= ARGV[10] then
-  for i = 12, #ARGV do
-    if ARGV[i] == cur[2] then redis.call('ZREM', KEYS[i - 3], thread_id) end
-    if ARGV[i] == ARGV[10] then redis.call('ZADD', KEYS[i - 3], cur[3], thread_id) end
+if not cur[1] or tonumber(cur[1]) ~= tonumber(ARGV[7]) then return 0 end
+redis.call('HSET', KEYS[8], 'doc', ARGV[8], 'version', ARGV[9], 'mention_count', ARGV[10],
+           'state', ARGV[11])
+if cur[2] ~= ARGV[11] then
+  for i = 13, #ARGV do
+    if ARGV[i] == cur[2] then redis.call('ZREM', KEYS[i - 4], thread_id) end
+    if ARGV[i] == ARGV[11] then redis.call('ZADD', KEYS[i - 4], cur[3], thread_id) end
   end
 end
 append_event()
@@ -91,17 +101,14 @@ return 1
 
 APPEND_EVENT = _LIB + "append_event()\nreturn 1\n"
 
-OUTBOX_CLAIM = (
-    _LIB
-    + """
--- KEYS: outbox zset, outbox items hash; ARGV: lease in ms
-local now = now_ms()
+OUTBOX_CLAIM = """
+-- KEYS: outbox zset, outbox items hash; ARGV: lease in ms, now in ms
+local now = tonumber(ARGV[2])
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1)
 if #ids == 0 then return false end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ids[1])
 return redis.call('HGET', KEYS[2], ids[1])
 """
-)
 
 OUTBOX_ACK = """
 -- KEYS: outbox zset, outbox items hash; ARGV: item id
@@ -110,27 +117,24 @@ return redis.call('HDEL', KEYS[2], ARGV[1])
 """
 
 ACQUIRE_LEASE = """
--- KEYS: lease; ARGV: holder, ttl in ms
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
+-- KEYS: lease hash {holder, until}; ARGV: holder, until (s), now (s), gc (ms)
+local cur = redis.call('HMGET', KEYS[1], 'holder', 'until')
+if cur[1] and cur[1] ~= ARGV[1] and tonumber(cur[2]) > tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'until', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
 """
 
 RELEASE_LEASE = """
--- KEYS: lease; ARGV: holder
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+-- KEYS: lease hash; ARGV: holder
+if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
-REPLY_BEGIN = (
-    _LIB
-    + """
+REPLY_BEGIN = """
 -- KEYS: reply, pending replies set
--- ARGV: reply key, doc, lease in ms, pending status, failed status
-local now = now_ms()
+-- ARGV: reply key, doc, lease in ms, pending status, failed status, now in ms
+local now = tonumber(ARGV[6])
 local cur = redis.call('HMGET', KEYS[1], 'doc', 'status', 'lease_until')
 if cur[1] then
   local expired = cur[2] == ARGV[4] and tonumber(cur[3]) <= now
@@ -141,7 +145,6 @@ redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'status', ARGV[4],
 redis.call('SADD', KEYS[2], ARGV[1])
 return {ARGV[2], 1}
 """
-)
 
 REPLY_FINISH = """
 -- KEYS: reply, pending replies set
@@ -157,3 +160,82 @@ else
 end
 return 1
 """
+
+_KV_LIB = """
+-- A KV entry is a hash {value, until}: until in seconds, absent when it never expires.
+local function kv_live(key, now)
+  local cur = redis.call('HMGET', key, 'value', 'until')
+  return cur[1] ~= false and (not cur[2] or tonumber(cur[2]) > now)
+end
+
+local function kv_put(key, value, until, gc)
+  redis.call('DEL', key)
+  if until == '' then
+    redis.call('HSET', key, 'value', value)
+  else
+    redis.call('HSET', key, 'value', value, 'until', until)
+    redis.call('PEXPIRE', key, gc)
+  end
+end
+"""
+
+KV_PUT = (
+    _KV_LIB
+    + """
+-- KEYS: entry; ARGV: value, until (s, '' = never), gc (ms)
+kv_put(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+return 1
+"""
+)
+
+KV_PUT_IF_ABSENT = (
+    _KV_LIB
+    + """
+-- KEYS: entry; ARGV: value, until (s, '' = never), gc (ms), now (s)
+if kv_live(KEYS[1], tonumber(ARGV[4])) then return 0 end
+kv_put(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+return 1
+"""
+)
+
+MIGRATE_CURSOR = (
+    _KV_LIB
+    + """
+-- KEYS: cursors hash, KV entry; ARGV: cursor name, until (s), gc (ms), now (s)
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if not value then return 0 end
+if not kv_live(KEYS[2], tonumber(ARGV[4])) then kv_put(KEYS[2], value, ARGV[2], ARGV[3]) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"""
+)
+
+MIGRATE_LEASE = (
+    _KV_LIB
+    + """
+-- KEYS: lease, KV entry (the lease again unless moving); ARGV: 'kv' | 'drop' | 'keep',
+-- value ('' = the holder), now (s), grace (ms). A schema 1 lease is a string with a PX;
+-- 'keep' turns it into a schema 2 lease hash; a lease hash is read the same way.
+local mode, now, grace = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local kind = redis.call('TYPE', KEYS[1]).ok
+local holder, left
+if kind == 'string' then
+  holder, left = redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])
+elseif kind == 'hash' and mode ~= 'keep' then
+  local cur = redis.call('HMGET', KEYS[1], 'holder', 'until')
+  holder, left = cur[1], (tonumber(cur[2] or 0) - now) * 1000
+else
+  return 0
+end
+redis.call('DEL', KEYS[1])
+if left <= 0 then return 1 end
+local until, gc = now + left / 1000, math.ceil(2 * left) + grace
+if mode == 'keep' then
+  redis.call('HSET', KEYS[1], 'holder', holder, 'until', until)
+  redis.call('PEXPIRE', KEYS[1], gc)
+elseif mode == 'kv' and not kv_live(KEYS[2], now) then
+  kv_put(KEYS[2], ARGV[2] ~= '' and ARGV[2] or holder, until, gc)
+end
+return 1
+"""
+)

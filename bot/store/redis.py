@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable, Coroutine, Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.domain import (
     AuditEvent,
@@ -26,53 +22,31 @@ from bot.domain import (
     ThreadState,
 )
 from bot.errors import StoreError
+from bot.storage import IngestOutcome, IngestStatus
 from bot.store import lua
-from bot.store.base import IngestOutcome, IngestStatus, Store
+from bot.store.base import Store
 from bot.store.codec import FIRST_THREAD_NUMBER, attached, dump, load_thread, micros
-from bot.store.keys import DEFAULT_PREFIX, Keys
+from bot.store.keys import DEFAULT_PREFIX
+from bot.store.redis_io import guarded, opt, text, texts
+from bot.store.redis_kv import RedisKV
 
-P = ParamSpec("P")
-T = TypeVar("T")
 STATES = tuple(ThreadState)
 THREAD_FIELDS = ("doc", "number", "version", "mention_count")
 MAX_RETRIES = 1000
 
 
-def _guarded(
-    fn: Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]],
-) -> Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]]:
-    """Turn every library error into a StoreError that says where and why."""
+class RedisStore(RedisKV, Store):
+    """``RedisStore(client, prefix, clock=time.time)``: ``clock`` (epoch seconds) decides
+    leases, outbox visibility, reply-attempt leases and KV expiry."""
 
-    async def wrapper(self: RedisStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await fn(self, *args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreError(f"cannot reach Redis at {self.where}: {_reason(exc)}") from exc
-        except RedisError as exc:
-            raise StoreError(f"Redis at {self.where} failed: {exc}") from exc
-
-    functools.update_wrapper(wrapper, fn)
-    return wrapper
-
-
-def _reason(exc: BaseException) -> str:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno:
-            return os.strerror(seen.errno) if seen.errno > 0 else str(seen.strerror)
-        if isinstance(seen, TimeoutError):
-            return "timed out"
-        seen = seen.__cause__ or seen.__context__
-    return str(exc)
-
-
-class RedisStore(Store):
-    def __init__(self, client: Redis, prefix: str = DEFAULT_PREFIX) -> None:
-        self.client = client
-        self.keys = Keys(prefix)
-        opts = client.connection_pool.connection_kwargs
-        host, port = opts.get("host", "localhost"), opts.get("port", 6379)
-        self.where = str(opts.get("path") or f"{host}:{port}")
+    def __init__(
+        self,
+        client: Redis,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(client, prefix, clock=clock)
         register = client.register_script
         self._ingest = register(lua.INGEST)
         self._commit = register(lua.COMMIT)
@@ -85,7 +59,9 @@ class RedisStore(Store):
         self._reply_finish = register(lua.REPLY_FINISH)
 
     @staticmethod
-    def from_url(url: str, prefix: str = DEFAULT_PREFIX) -> RedisStore:
+    def from_url(
+        url: str, prefix: str = DEFAULT_PREFIX, *, clock: Callable[[], float] | None = None
+    ) -> RedisStore:
         """``redis://host:6379/0`` (or rediss://, unix://); every key starts with ``prefix``."""
         client = Redis.from_url(
             url,
@@ -94,10 +70,10 @@ class RedisStore(Store):
             socket_timeout=10,
             retry=Retry(NoBackoff(), 0),  # a lost reply must not run a script twice
         )
-        return RedisStore(client, prefix)
+        return RedisStore(client, prefix, clock=clock or time.time)
 
     # lifecycle ---------------------------------------------------------------------------
-    @_guarded
+    @guarded
     async def ping(self) -> None:
         await self.client.ping()
 
@@ -106,11 +82,12 @@ class RedisStore(Store):
 
     # helpers -----------------------------------------------------------------------------
     def _event_io(self, event: AuditEvent, notify: bool) -> tuple[list[str], list[Any]]:
-        """The 7 keys and 5 arguments every event-writing script starts with."""
+        """The 7 keys and 6 arguments every event-writing script starts with."""
         k = self.keys
         keys = [k.events, k.thread_events(event.thread_id), k.audit, k.event_counter]
         keys += [k.outbox, k.outbox_items, k.outbox_counter]
         args = [event.id, dump(event), micros(event.at), event.thread_id, int(notify)]
+        args.append(self._now_ms())
         return keys, args
 
     async def _threads(self, ids: Iterable[str]) -> list[Thread]:
@@ -121,12 +98,12 @@ class RedisStore(Store):
         return [t for row in rows if (t := _thread(row)) is not None]
 
     # threads and mentions ----------------------------------------------------------------
-    @_guarded
+    @guarded
     async def ingest_mention(
         self, mention: Mention, new_thread: Thread, event: AuditEvent
     ) -> IngestOutcome:
         k, new = self.keys, new_thread
-        expected = _opt(await self.client.get(k.conversation(mention.conversation))) or ""
+        expected = opt(await self.client.get(k.conversation(mention.conversation))) or ""
         for _ in range(MAX_RETRIES):
             target = expected or new.id
             keys, args = self._event_io(attached(event, expected) if expected else event, True)
@@ -135,7 +112,7 @@ class RedisStore(Store):
             keys += [k.threads_in(new.state), k.thread_counter]
             args += [expected, mention.key, dump(mention), dump(new), new.version]
             args += [new.mention_count, new.state.value, FIRST_THREAD_NUMBER, target]
-            status, *rest = (_opt(value) for value in await self._ingest(keys=keys, args=args))
+            status, *rest = (opt(value) for value in await self._ingest(keys=keys, args=args))
             if status == "retry":
                 expected = rest[0] or ""
                 continue
@@ -147,17 +124,17 @@ class RedisStore(Store):
             return IngestOutcome(IngestStatus(status or ""), thread)
         raise StoreError(f"conversation {mention.conversation!r} kept changing; gave up")
 
-    @_guarded
+    @guarded
     async def get_thread(self, thread_id: str) -> Thread | None:
         fields = await self.client.hmget(self.keys.thread(thread_id), THREAD_FIELDS)
-        return _thread([_opt(value) for value in fields])
+        return _thread([opt(value) for value in fields])
 
-    @_guarded
+    @guarded
     async def get_thread_by_number(self, number: int) -> Thread | None:
         ids = await self.client.zrangebyscore(self.keys.threads, number, number)
-        return await self.get_thread(_text(ids[0])) if ids else None
+        return await self.get_thread(text(ids[0])) if ids else None
 
-    @_guarded
+    @guarded
     async def commit(
         self, thread: Thread, expected_version: int, event: AuditEvent, *, notify: bool = True
     ) -> bool:
@@ -169,21 +146,21 @@ class RedisStore(Store):
         args += [thread.state.value, thread.id, *(state.value for state in STATES)]
         return bool(await self._commit(keys=keys, args=args))
 
-    @_guarded
+    @guarded
     async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:
         keys, args = self._event_io(event, notify)
         await self._append(keys=keys, args=args)
 
-    @_guarded
+    @guarded
     async def mentions(self, thread_id: str) -> list[Mention]:
-        keys = _texts(await self.client.lrange(self.keys.thread_mentions(thread_id), 0, -1))
+        keys = texts(await self.client.lrange(self.keys.thread_mentions(thread_id), 0, -1))
         async with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.hget(self.keys.mention(key), "doc")
             docs = await pipe.execute()
         return [Mention.model_validate_json(doc) for doc in docs if doc is not None]
 
-    @_guarded
+    @guarded
     async def get_mention(self, key: str) -> Mention | None:
         doc = await self.client.hget(self.keys.mention(key), "doc")
         return Mention.model_validate_json(doc) if doc is not None else None
@@ -192,23 +169,23 @@ class RedisStore(Store):
         docs = await self.client.hmget(self.keys.events, ids) if ids else []
         return [AuditEvent.model_validate_json(doc) for doc in docs if doc is not None]
 
-    @_guarded
+    @guarded
     async def events(self, thread_id: str) -> list[AuditEvent]:
         ids = await self.client.lrange(self.keys.thread_events(thread_id), 0, -1)
-        return await self._events(_texts(ids))
+        return await self._events(texts(ids))
 
-    @_guarded
+    @guarded
     async def get_event(self, event_id: str) -> AuditEvent | None:
         doc = await self.client.hget(self.keys.events, event_id)
         return AuditEvent.model_validate_json(doc) if doc is not None else None
 
-    @_guarded
+    @guarded
     async def audit(self, since: datetime | None = None) -> list[AuditEvent]:
         low = micros(since) if since is not None else "-inf"
         members = await self.client.zrangebyscore(self.keys.audit, low, "+inf")
-        return await self._events([m.split(":", 1)[1] for m in _texts(members)])
+        return await self._events([m.split(":", 1)[1] for m in texts(members)])
 
-    @_guarded
+    @guarded
     async def list_threads(
         self,
         *,
@@ -217,11 +194,11 @@ class RedisStore(Store):
         owner_key: str | None = None,
     ) -> list[Thread]:
         if states is None:
-            ids = _texts(await self.client.zrange(self.keys.threads, 0, -1))
+            ids = texts(await self.client.zrange(self.keys.threads, 0, -1))
         else:
             ids = []
             for state in states:
-                ids += _texts(await self.client.zrange(self.keys.threads_in(state), 0, -1))
+                ids += texts(await self.client.zrange(self.keys.threads_in(state), 0, -1))
         threads = [
             t
             for t in await self._threads(ids)
@@ -232,71 +209,73 @@ class RedisStore(Store):
         return sorted(threads, key=lambda t: t.number)
 
     # who is on which call -------------------------------------------------------------------
-    @_guarded
+    @guarded
     async def set_active(self, person_key: str, thread_id: str) -> None:
         await self.client.hset(self.keys.active, person_key, thread_id)
 
-    @_guarded
+    @guarded
     async def get_active(self, person_key: str) -> str | None:
-        return _opt(await self.client.hget(self.keys.active, person_key))
+        return opt(await self.client.hget(self.keys.active, person_key))
 
     # cards ------------------------------------------------------------------------------
-    @_guarded
+    @guarded
     async def set_card_ref(self, thread_id: str, key: str, ref: CardRef) -> None:
         await self.client.hset(self.keys.thread_cards(thread_id), key, dump(ref))
 
-    @_guarded
+    @guarded
     async def card_refs(self, thread_id: str) -> dict[str, CardRef]:
         refs = await self.client.hgetall(self.keys.thread_cards(thread_id))
-        return {_text(key): CardRef.model_validate_json(doc) for key, doc in refs.items()}
+        return {text(key): CardRef.model_validate_json(doc) for key, doc in refs.items()}
 
-    @_guarded
+    @guarded
     async def outbox_claim(self, lease_seconds: float) -> OutboxItem | None:
         doc = await self._claim(
-            keys=[self.keys.outbox, self.keys.outbox_items], args=[lease_seconds * 1000]
+            keys=[self.keys.outbox, self.keys.outbox_items],
+            args=[lease_seconds * 1000, self._now_ms()],
         )
         return OutboxItem.model_validate_json(doc) if doc else None
 
-    @_guarded
+    @guarded
     async def outbox_ack(self, item_id: str) -> None:
         await self._ack(keys=[self.keys.outbox, self.keys.outbox_items], args=[item_id])
 
-    @_guarded
+    @guarded
     async def outbox_size(self) -> int:
         return int(await self.client.zcard(self.keys.outbox))
 
     # sources ------------------------------------------------------------------------------
-    @_guarded
+    @guarded
     async def get_cursor(self, source: str) -> str | None:
-        return _opt(await self.client.hget(self.keys.cursors, source))
+        return opt(await self.client.hget(self.keys.cursors, source))
 
-    @_guarded
+    @guarded
     async def set_cursor(self, source: str, cursor: str | None) -> None:
         if cursor is None:
             await self.client.hdel(self.keys.cursors, source)
         else:
             await self.client.hset(self.keys.cursors, source, cursor)
 
-    @_guarded
+    @guarded
     async def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
-        ttl_ms = max(1, round(ttl_seconds * 1000))
-        return bool(await self._acquire(keys=[self.keys.lease(name)], args=[holder, ttl_ms]))
+        now = self.clock()
+        args: list[str | float] = [holder, now + ttl_seconds, now, lua.gc_ms(ttl_seconds)]
+        return bool(await self._acquire(keys=[self.keys.lease(name)], args=args))
 
-    @_guarded
+    @guarded
     async def release_lease(self, name: str, holder: str) -> None:
         await self._release(keys=[self.keys.lease(name)], args=[holder])
 
-    @_guarded
+    @guarded
     async def mark_own_post(self, source: str, external_id: str) -> None:
         await self.client.sadd(self.keys.own_posts, f"{source}\x1f{external_id}")
 
-    @_guarded
+    @guarded
     async def is_own_post(self, source: str, external_id: str) -> bool:
         member = f"{source}\x1f{external_id}"
         return bool(await self.client.sismember(self.keys.own_posts, member))
 
     # public replies -------------------------------------------------------------------------
-    @_guarded
+    @guarded
     async def reply_begin(
         self, record: ReplyRecord, lease_seconds: float
     ) -> tuple[ReplyRecord, bool]:
@@ -309,11 +288,12 @@ class RedisStore(Store):
                 lease_seconds * 1000,
                 ReplyStatus.PENDING.value,
                 ReplyStatus.FAILED.value,
+                self._now_ms(),
             ],
         )
         return ReplyRecord.model_validate_json(doc), bool(owned)
 
-    @_guarded
+    @guarded
     async def reply_finish(
         self,
         key: str,
@@ -346,14 +326,14 @@ class RedisStore(Store):
             raise StoreError(f"reply {key!r} kept changing; gave up finishing it")
         raise StoreError(f"no reply recorded under {key!r}")
 
-    @_guarded
+    @guarded
     async def get_reply(self, key: str) -> ReplyRecord | None:
         doc = await self.client.hget(self.keys.reply(key), "doc")
         return ReplyRecord.model_validate_json(doc) if doc is not None else None
 
-    @_guarded
+    @guarded
     async def pending_replies(self) -> list[ReplyRecord]:
-        keys = sorted(_texts(await self.client.smembers(self.keys.replies_pending)))
+        keys = sorted(texts(await self.client.smembers(self.keys.replies_pending)))
         async with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.hget(self.keys.reply(key), "doc")
@@ -367,15 +347,3 @@ def _thread(fields: list[str | None]) -> Thread | None:
     if doc is None or number is None or version is None or count is None:
         return None
     return load_thread(doc, number=int(number), version=int(version), mention_count=int(count))
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _opt(value: object) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _texts(values: Iterable[object]) -> list[str]:
-    return [_text(value) for value in values]

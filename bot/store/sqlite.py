@@ -1,21 +1,15 @@
 """The embedded store: one SQLite file in WAL mode, for a single process.
 
-One connection lives in one worker thread; every store method runs one function there inside
-one transaction, so each method is atomic and the event loop never blocks on disk.
+One connection lives in one worker thread (``sqlite_io``); every method is one transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from bot.domain import (
     AuditEvent,
@@ -28,13 +22,12 @@ from bot.domain import (
     ThreadState,
 )
 from bot.errors import StoreError
-from bot.store.base import IngestOutcome, IngestStatus, Store
+from bot.storage import IngestOutcome, IngestStatus
+from bot.store.base import Store
 from bot.store.codec import FIRST_THREAD_NUMBER, attach_to, attached, dump, micros, owner_key
-from bot.store.sqlite_schema import open_database, sqlite_path
-
-T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
-Conn = sqlite3.Connection
+from bot.store.sqlite_io import Conn, one
+from bot.store.sqlite_kv import SQLiteKV
+from bot.store.sqlite_schema import sqlite_path
 
 UPDATE_THREAD = (
     "UPDATE threads SET version = :version, department = :department, state = :state,"
@@ -46,92 +39,31 @@ INSERT_THREAD = (
 )
 
 
-class SQLiteStore(Store):
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._conn: Conn | None = None
-        self._closed = False
+class SQLiteStore(SQLiteKV, Store):
+    """``SQLiteStore(path, clock=time.time)``: ``clock`` (epoch seconds) decides leases,
+    outbox visibility, reply-attempt leases and KV expiry."""
 
     @staticmethod
-    def from_url(url: str) -> SQLiteStore:
+    def from_url(url: str, *, clock: Callable[[], float] | None = None) -> SQLiteStore:
         """``sqlite:///relative/file``, ``sqlite:////absolute/file`` or ``sqlite:///:memory:``."""
-        return SQLiteStore(sqlite_path(url))
-
-    # plumbing (runs in the worker thread) ------------------------------------------------
-    def _connect(self) -> Conn:
-        if self._conn is None:
-            self._conn = open_database(self.path)
-        return self._conn
-
-    def _transaction(self, fn: Callable[[Conn], T], write: bool) -> T:
-        try:
-            conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
-
-    async def _run(self, fn: Callable[[Conn], T], *, write: bool = True) -> T:
-        if self._closed:
-            raise StoreError(f"SQLite store {self.path} is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transaction, fn, write)
-
-    async def _write(self, sql: str, *args: Any) -> None:
-        await self._run(lambda c: c.execute(sql, args))
-
-    async def _value(self, sql: str, *args: Any) -> Any:
-        return await self._run(lambda c: _one(c, sql, *args), write=False)
-
-    async def _model(self, model: type[M], sql: str, *args: Any) -> M | None:
-        doc = await self._value(sql, *args)
-        return None if doc is None else model.model_validate_json(doc)
-
-    async def _models(self, model: type[M], sql: str, *args: Any) -> list[M]:
-        docs = await self._run(lambda c: [r[0] for r in c.execute(sql, args)], write=False)
-        return [model.model_validate_json(doc) for doc in docs]
-
-    # lifecycle ---------------------------------------------------------------------------
-    async def ping(self) -> None:
-        await self._value("SELECT 1")
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-
-        def shut() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, shut)
-        self._executor.shutdown(wait=True)
+        return SQLiteStore(sqlite_path(url), clock=clock or time.time)
 
     # threads and mentions ----------------------------------------------------------------
     async def ingest_mention(
         self, mention: Mention, new_thread: Thread, event: AuditEvent
     ) -> IngestOutcome:
         def run(c: Conn) -> IngestOutcome:
-            known = _one(c, "SELECT thread_id FROM mentions WHERE key = ?", mention.key)
+            known = one(c, "SELECT thread_id FROM mentions WHERE key = ?", mention.key)
             if known is not None and (thread := _thread(c, known)):
                 return IngestOutcome(IngestStatus.DUPLICATE, thread)
             sql = "SELECT thread_id FROM conversations WHERE conversation = ?"
-            conv = _one(c, sql, mention.conversation)
+            conv = one(c, sql, mention.conversation)
             if conv is not None and (existing := _thread(c, conv)):
                 thread, status = attach_to(existing), IngestStatus.ATTACHED
                 c.execute(UPDATE_THREAD, {**_row(thread), "expected": existing.version})
                 event_now = attached(event, thread.id)
             else:
-                top = _one(c, "SELECT MAX(number) FROM threads")
+                top = one(c, "SELECT MAX(number) FROM threads")
                 number = FIRST_THREAD_NUMBER if top is None else top + 1
                 thread, status = (
                     new_thread.model_copy(update={"number": number}),
@@ -147,7 +79,7 @@ class SQLiteStore(Store):
                 "INSERT INTO mentions (key, thread_id, doc) VALUES (?, ?, ?)",
                 (mention.key, thread.id, dump(mention)),
             )
-            _append(c, event_now, True)
+            _append(c, event_now, True, self.clock())
             return IngestOutcome(status, thread)
 
         return await self._run(run)
@@ -168,13 +100,13 @@ class SQLiteStore(Store):
             cursor = c.execute(UPDATE_THREAD, {**_row(thread), "expected": expected_version})
             if cursor.rowcount != 1:
                 return False
-            _append(c, event, notify)
+            _append(c, event, notify, self.clock())
             return True
 
         return await self._run(run)
 
     async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:
-        await self._run(lambda c: _append(c, event, notify))
+        await self._run(lambda c: _append(c, event, notify, self.clock()))
 
     async def mentions(self, thread_id: str) -> list[Mention]:
         sql = "SELECT doc FROM mentions WHERE thread_id = ? ORDER BY seq"
@@ -238,7 +170,7 @@ class SQLiteStore(Store):
 
     async def outbox_claim(self, lease_seconds: float) -> OutboxItem | None:
         def run(c: Conn) -> OutboxItem | None:
-            now = time.time()
+            now = self.clock()
             row = c.execute(
                 "SELECT seq, id, thread_id, event_id FROM outbox WHERE visible_at <= ?"
                 " ORDER BY visible_at, seq LIMIT 1",
@@ -271,7 +203,7 @@ class SQLiteStore(Store):
 
     async def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
         def run(c: Conn) -> bool:
-            now = time.time()
+            now = self.clock()
             sql = "SELECT holder, expires_at FROM leases WHERE name = ?"
             row = c.execute(sql, (name,)).fetchone()
             if row is not None and row[0] != holder and row[1] > now:
@@ -304,7 +236,7 @@ class SQLiteStore(Store):
         row = (fresh.status.value, dump(fresh), fresh.key)
 
         def run(c: Conn) -> tuple[ReplyRecord, bool]:
-            now = time.time()
+            now = self.clock()
             sql = "SELECT doc, lease_until FROM replies WHERE key = ?"
             found = c.execute(sql, (record.key,)).fetchone()
             if found is None:
@@ -337,7 +269,7 @@ class SQLiteStore(Store):
         changes = {"status": status, "external_id": external_id, "url": url, "error": error}
 
         def run(c: Conn) -> ReplyRecord:
-            doc = _one(c, "SELECT doc FROM replies WHERE key = ?", key)
+            doc = one(c, "SELECT doc FROM replies WHERE key = ?", key)
             if doc is None:
                 raise StoreError(f"no reply recorded under {key!r}")
             done = ReplyRecord.model_validate_json(doc).model_copy(update=changes)
@@ -358,13 +290,8 @@ class SQLiteStore(Store):
         return sorted(records, key=lambda r: r.created_at)
 
 
-def _one(c: Conn, sql: str, *args: Any) -> Any:
-    row = c.execute(sql, args).fetchone()
-    return None if row is None else row[0]
-
-
 def _thread(c: Conn, thread_id: str) -> Thread | None:
-    doc = _one(c, "SELECT doc FROM threads WHERE id = ?", thread_id)
+    doc = one(c, "SELECT doc FROM threads WHERE id = ?", thread_id)
     return None if doc is None else Thread.model_validate_json(doc)
 
 
@@ -380,7 +307,7 @@ def _row(thread: Thread) -> dict[str, Any]:
     }
 
 
-def _append(c: Conn, event: AuditEvent, notify: bool) -> None:
+def _append(c: Conn, event: AuditEvent, notify: bool, now: float) -> None:
     c.execute(
         "INSERT INTO events (id, thread_id, at_us, doc) VALUES (?, ?, ?, ?)",
         (event.id, event.thread_id, micros(event.at), dump(event)),
@@ -388,7 +315,7 @@ def _append(c: Conn, event: AuditEvent, notify: bool) -> None:
     if notify:
         c.execute(
             "INSERT INTO outbox (id, thread_id, event_id, visible_at) VALUES (?, ?, ?, ?)",
-            (uuid.uuid4().hex, event.thread_id, event.id, time.time()),
+            (uuid.uuid4().hex, event.thread_id, event.id, now),
         )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 
 from bot.errors import ConfigError, StoreError
+from bot.store.migrate import DROP, cursor_move, lease_move
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE threads (
     id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, version INTEGER NOT NULL,
@@ -40,6 +42,43 @@ CREATE TABLE replies (
     lease_until REAL NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX replies_by_status ON replies (status, seq);
 """
+"""Schema 1, the first release; later versions are steps from it (``UPGRADES``)."""
+
+KV_SCHEMA = """
+CREATE TABLE kv (
+    namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at REAL,
+    PRIMARY KEY (namespace, key));
+CREATE INDEX kv_by_expiry ON kv (expires_at) WHERE expires_at IS NOT NULL;
+"""
+
+
+def _script(conn: sqlite3.Connection, sql: str) -> None:
+    for statement in sql.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _to_2(conn: sqlite3.Connection, now: float) -> None:
+    """Add ``kv``; move the lookups kept in cursors and leases into it (``bot.store.migrate``)."""
+    _script(conn, KV_SCHEMA)
+    put = "INSERT OR IGNORE INTO kv (namespace, key, value, expires_at) VALUES (?, ?, ?, ?)"
+    for source, cursor in conn.execute("SELECT source, cursor FROM cursors").fetchall():
+        if (move := cursor_move(source)) is not None:
+            until = None if move.ttl is None else now + move.ttl
+            conn.execute(put, (move.namespace, move.key, cursor, until))
+            conn.execute("DELETE FROM cursors WHERE source = ?", (source,))
+    leases = conn.execute("SELECT name, holder, expires_at FROM leases").fetchall()
+    for name, holder, expires_at in leases:
+        if (move := lease_move(name)) is None:
+            continue
+        if move is not DROP and expires_at > now:
+            value = holder if move.value is None else move.value
+            conn.execute(put, (move.namespace, move.key, value, expires_at))
+        conn.execute("DELETE FROM leases WHERE name = ?", (name,))
+
+
+UPGRADES: dict[int, Callable[[sqlite3.Connection, float], None]] = {2: _to_2}
+"""Schema version -> the step that upgrades the version before it, in one transaction."""
 
 
 def sqlite_path(url: str) -> str:
@@ -54,8 +93,10 @@ def sqlite_path(url: str) -> str:
     return path if path == ":memory:" else os.path.expanduser(path)
 
 
-def open_database(path: str) -> sqlite3.Connection:
-    """Open (creating or upgrading) the database: WAL, full sync, explicit transactions."""
+def open_database(path: str, clock: Callable[[], float]) -> sqlite3.Connection:
+    """Open (creating or upgrading) the database: WAL, full sync, explicit transactions.
+
+    ``clock`` dates what an upgrade moves (the remaining time of migrated leases)."""
     folder = os.path.dirname(os.path.abspath(path))
     if path != ":memory:" and not os.path.isdir(folder):
         raise StoreError(f"cannot open SQLite store {path}: no directory {folder}")
@@ -71,9 +112,11 @@ def open_database(path: str) -> sqlite3.Connection:
                 f"knows up to {SCHEMA_VERSION}. Upgrade social-switchboard."
             )
         if version == 0:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            _script(conn, SCHEMA)
+            version = 1
+        if version < SCHEMA_VERSION:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                UPGRADES[step](conn, clock())
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

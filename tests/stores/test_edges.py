@@ -11,7 +11,9 @@ import pytest
 from bot.errors import ConfigError, StoreError
 from bot.store import Store
 from bot.store.redis import RedisStore
+from bot.store.redis_schema import SCHEMA_VERSION as REDIS_SCHEMA_VERSION
 from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite_schema import SCHEMA_VERSION
 from tests.boards import free_port
 
 from .builders import ingest, mention
@@ -33,10 +35,14 @@ async def test_unreachable_redis_is_a_clear_store_error() -> None:
 @pytest.mark.redis
 async def test_redis_ping_and_open_by_url(redis_url: str, redis_prefix: str) -> None:
     store = Store.from_url(redis_url)
+    assert isinstance(store, RedisStore)
+    marked = await store.client.exists(store.keys.schema)
     try:
-        assert isinstance(store, RedisStore)
         await store.ping()
+        assert await store.client.get(store.keys.schema) == str(REDIS_SCHEMA_VERSION)
     finally:
+        if not marked:  # the default prefix is shared: leave it as it was
+            await store.client.delete(store.keys.schema)
         await store.close()
 
 
@@ -48,7 +54,7 @@ async def test_sqlite_file_is_wal_and_versioned(tmp_path: Path) -> None:
     await store.close()
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         conn.execute("PRAGMA user_version = 99")
     newer = SQLiteStore.from_url(f"sqlite:///{path}")
     try:

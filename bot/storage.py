@@ -1,0 +1,267 @@
+"""Storage role ports: each consumer asks for the few store methods it uses.
+
+Both stores (``bot.store.sqlite.SQLiteStore``, ``bot.store.redis.RedisStore``) implement every
+port; the ``Store`` ABC in ``bot.store.base`` is their full combination plus ``close``. Every
+method is atomic on its own. The store never decides product rules: the thread service computes
+the next ``Thread`` and the store only compare-and-sets it on ``version``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from bot.domain import (
+    AuditEvent,
+    CardRef,
+    Mention,
+    OutboxItem,
+    ReplyRecord,
+    ReplyStatus,
+    Thread,
+    ThreadState,
+)
+
+
+class IngestStatus(StrEnum):
+    CREATED = "created"
+    """A new thread was opened for the mention."""
+    ATTACHED = "attached"
+    """The mention joined the existing thread of its conversation."""
+    DUPLICATE = "duplicate"
+    """The mention was already stored; nothing changed."""
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    status: IngestStatus
+    thread: Thread
+
+
+@runtime_checkable
+class ThreadRepository(Protocol):
+    """Threads, their mentions and their audit trail."""
+
+    @abstractmethod
+    async def ingest_mention(
+        self, mention: Mention, new_thread: Thread, event: AuditEvent
+    ) -> IngestOutcome:
+        """Store ``mention`` atomically, deduplicated on ``mention.key``.
+
+        - Already stored: DUPLICATE with the thread it belongs to; nothing written.
+        - Its ``mention.conversation`` maps to a thread: the mention is attached to it,
+          ``mention_count`` and ``version`` go up by one, ``event`` (re-targeted to that
+          thread, kind ATTACHED) is appended and an outbox item queued: ATTACHED.
+        - Otherwise ``new_thread`` is stored with ``number`` = the next thread number
+          (the passed ``number`` is ignored), the conversation mapped to it, ``event``
+          appended and an outbox item queued: CREATED.
+        """
+
+    @abstractmethod
+    async def get_thread(self, thread_id: str) -> Thread | None: ...
+
+    @abstractmethod
+    async def get_thread_by_number(self, number: int) -> Thread | None: ...
+
+    @abstractmethod
+    async def commit(
+        self, thread: Thread, expected_version: int, event: AuditEvent, *, notify: bool = True
+    ) -> bool:
+        """Compare-and-set: store ``thread`` only if the stored version is still
+        ``expected_version``; append ``event`` and (if ``notify``) queue an outbox item in the
+        same atomic step. Return False, writing nothing, when the version moved on."""
+
+    @abstractmethod
+    async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:
+        """Append an event that changes no thread field (an internal note)."""
+
+    @abstractmethod
+    async def mentions(self, thread_id: str) -> list[Mention]:
+        """The thread's mentions, oldest first."""
+
+    @abstractmethod
+    async def get_mention(self, key: str) -> Mention | None: ...
+
+    @abstractmethod
+    async def events(self, thread_id: str) -> list[AuditEvent]:
+        """The thread's audit events, oldest first."""
+
+    @abstractmethod
+    async def get_event(self, event_id: str) -> AuditEvent | None: ...
+
+    @abstractmethod
+    async def audit(self, since: datetime | None = None) -> list[AuditEvent]:
+        """Every audit event at or after ``since``, oldest first."""
+
+    @abstractmethod
+    async def list_threads(
+        self,
+        *,
+        department: str | None = None,
+        states: frozenset[ThreadState] | None = None,
+        owner_key: str | None = None,
+    ) -> list[Thread]:
+        """Threads matching every given filter, oldest (lowest number) first."""
+
+
+@runtime_checkable
+class CardOutbox(Protocol):
+    """Where each thread's cards are, and the queue of changes still to render."""
+
+    @abstractmethod
+    async def set_card_ref(self, thread_id: str, key: str, ref: CardRef) -> None: ...
+
+    @abstractmethod
+    async def card_refs(self, thread_id: str) -> dict[str, CardRef]: ...
+
+    @abstractmethod
+    async def outbox_claim(self, lease_seconds: float) -> OutboxItem | None:
+        """Take the oldest visible outbox item and hide it for ``lease_seconds``; it comes
+        back if not acked by then (the holder died)."""
+
+    @abstractmethod
+    async def outbox_ack(self, item_id: str) -> None: ...
+
+    @abstractmethod
+    async def outbox_size(self) -> int: ...
+
+
+@runtime_checkable
+class Coordination(Protocol):
+    """Named leases: one holder at a time, lapsing when the holder stops renewing."""
+
+    @abstractmethod
+    async def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        """Take or renew the named lease for ``holder``; False while another holds it."""
+
+    @abstractmethod
+    async def release_lease(self, name: str, holder: str) -> None: ...
+
+
+@runtime_checkable
+class SourceState(Protocol):
+    """What each source has read (its cursor) and which posts are our own."""
+
+    @abstractmethod
+    async def get_cursor(self, source: str) -> str | None: ...
+
+    @abstractmethod
+    async def set_cursor(self, source: str, cursor: str | None) -> None: ...
+
+    @abstractmethod
+    async def mark_own_post(self, source: str, external_id: str) -> None:
+        """Remember a post we made, so it never comes back as a mention (echo loop)."""
+
+    @abstractmethod
+    async def is_own_post(self, source: str, external_id: str) -> bool: ...
+
+
+@runtime_checkable
+class ReplyLedger(Protocol):
+    """Public replies recorded before and after posting, so none is posted twice."""
+
+    @abstractmethod
+    async def reply_begin(
+        self, record: ReplyRecord, lease_seconds: float
+    ) -> tuple[ReplyRecord, bool]:
+        """Record the intent to reply under ``record.key``.
+
+        Returns (stored record, True) when the caller now owns the attempt: the key is new,
+        the earlier attempt FAILED (nothing was posted; the record goes back to PENDING), or
+        a PENDING attempt's lease expired (its holder died). Returns (stored record, False)
+        when the key is SENT, or PENDING with a live lease (a double click in flight)."""
+
+    @abstractmethod
+    async def reply_finish(
+        self,
+        key: str,
+        status: ReplyStatus,
+        *,
+        external_id: str = "",
+        url: str = "",
+        error: str = "",
+    ) -> ReplyRecord: ...
+
+    @abstractmethod
+    async def get_reply(self, key: str) -> ReplyRecord | None: ...
+
+    @abstractmethod
+    async def pending_replies(self) -> list[ReplyRecord]: ...
+
+
+@runtime_checkable
+class Presence(Protocol):
+    """Which thread each person is on, like the call they have open."""
+
+    @abstractmethod
+    async def set_active(self, person_key: str, thread_id: str) -> None: ...
+
+    @abstractmethod
+    async def get_active(self, person_key: str) -> str | None: ...
+
+
+@runtime_checkable
+class KeyValue(Protocol):
+    """Small lookups in named namespaces, each entry optionally expiring.
+
+    ``ttl`` is in seconds (``None``: never expires); an expired entry reads as absent. Keys
+    and namespaces may hold any text: two namespaces never share an entry."""
+
+    @abstractmethod
+    async def kv_get(self, namespace: str, key: str) -> str | None: ...
+
+    @abstractmethod
+    async def kv_put(
+        self, namespace: str, key: str, value: str, *, ttl: float | None = None
+    ) -> None:
+        """Store ``value``, replacing any entry and its expiry."""
+
+    @abstractmethod
+    async def kv_put_if_absent(
+        self, namespace: str, key: str, value: str, *, ttl: float | None = None
+    ) -> bool:
+        """Store ``value`` only when no live entry exists (an expired one counts as absent);
+        True when stored. Atomic: of many concurrent callers exactly one wins."""
+
+    @abstractmethod
+    async def kv_delete(self, namespace: str, key: str) -> None: ...
+
+
+@runtime_checkable
+class Health(Protocol):
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreError when the store cannot be reached."""
+
+
+class ThreadStore(ThreadRepository, Presence, SourceState, Protocol):
+    """What the thread service's own rules touch (own posts are dropped at ingest)."""
+
+
+class ReplyStore(ThreadRepository, SourceState, ReplyLedger, Protocol):
+    """What the reply service touches: mentions to answer, the ledger, own posts."""
+
+
+class IngestStore(SourceState, Coordination, Protocol):
+    """What the ingestor touches: cursors and the per-source polling lease."""
+
+
+class ServiceStore(ThreadStore, ReplyStore, IngestStore, KeyValue, Protocol):
+    """What reaches the reply service, the ingestor and the handlers through the thread
+    service (``ThreadService.store``): everything but the card outbox and health."""
+
+
+ROLE_PORTS: tuple[type, ...] = (
+    ThreadRepository,
+    CardOutbox,
+    Coordination,
+    SourceState,
+    ReplyLedger,
+    Presence,
+    KeyValue,
+    Health,
+)
+"""Every role port; a complete store implements them all."""
