@@ -65,6 +65,9 @@ class NoopSurface:
     async def notify(self, ref: CardRef, text: str, key: str) -> None:
         return None
 
+    async def close(self) -> None:
+        return None
+
 
 def mention(n: int) -> Mention:
     return Mention(

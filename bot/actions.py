@@ -26,6 +26,15 @@ class Verb(StrEnum):
     MINE = "mine"
     QUEUE = "queue"
     HELP = "help"
+    DRAFT = "draft"
+    """Record a public reply to confirm (or, under the ``approval`` policy, to approve)."""
+    SEND_DRAFT = "send_draft"
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+DRAFT_VERBS = frozenset({Verb.SEND_DRAFT, Verb.APPROVE, Verb.REJECT})
+"""Verbs whose action payload names a draft (its id) instead of a thread."""
 
 
 class BadAction(ValueError):
@@ -36,6 +45,7 @@ class BadAction(ValueError):
 class Action:
     verb: Verb
     thread_id: str
+    """The thread acted on; for ``DRAFT_VERBS`` the draft's id."""
 
     def encode(self) -> str:
         return f"{VERSION}:{self.verb.value}:{self.thread_id}"

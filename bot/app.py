@@ -1,7 +1,9 @@
 """The composition root: config -> store, sources, services, surfaces, loops.
 
 source -> Ingestor -> ThreadService -> store outbox -> CardDispatcher -> surfaces
-surface -> Interaction -> handlers -> ThreadService / ReplyService -> source
+surface -> Interaction -> Desk -> handlers -> ThreadService / ReplyService / DraftService -> source
+
+Surfaces are handed ``Switchboard.desk`` (the facade), never the ``Switchboard`` or the store.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from dataclasses import dataclass, field
 
 from adapters.base import source_class
 from bot.config import Config
+from bot.desk import Desk
 from bot.dispatch import CardDispatcher
+from bot.drafts import DraftService
 from bot.ingest import Ingestor
 from bot.interaction import Interaction, Response
 from bot.ports import Source, Surface
@@ -21,7 +25,6 @@ from bot.replies import ReplyService
 from bot.routing import Router
 from bot.service import Directory, ThreadService
 from bot.store import Store, open_store
-from handlers import Context, dispatch
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +55,15 @@ class Switchboard:
             by_name,
         )
         self.replies = ReplyService(self.threads)
-        self.context = Context(self.threads, self.replies)
+        self.drafts = DraftService(self.threads, self.replies, self.store)
         lease = self.config.server.lease_seconds
         self.dispatcher = CardDispatcher(
             self.store, self.config.departments, self.surfaces, by_name, lease_seconds=lease
         )
+        self.desk = Desk(
+            self.threads, self.replies, self.drafts, self.store, self.dispatcher.render, self.store
+        )
+        """The facade every surface is given (never this object)."""
         self.ingestor = Ingestor(self.threads, self.sources, lease_seconds=lease)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -74,7 +81,7 @@ class Switchboard:
         self.dispatcher.surfaces.append(surface)
 
     async def handle(self, interaction: Interaction) -> Response:
-        return await dispatch(self.context, interaction)
+        return await self.desk.handle(interaction)
 
     async def start(self, *, ingest: bool = True) -> None:
         await self.store.ping()
@@ -96,13 +103,19 @@ class Switchboard:
             except asyncio.CancelledError:
                 pass
         self._tasks.clear()
+        for surface in self.surfaces:
+            try:
+                await surface.close()
+            except Exception:
+                log.exception("surface %s did not close cleanly", surface.name)
         for source in self.sources:
             await source.close()
         await self.store.close()
 
     async def readiness(self) -> dict[str, object]:
-        """What /readyz reports: ready when the store answers; failing sources are listed
-        (degraded) without taking the whole bot out of service."""
+        """What /readyz reports: ready when the store answers; failing sources and surfaces
+        (a card lane that keeps failing) are listed as degraded without taking the whole bot
+        out of service; a rate-limited surface is only listed."""
         report: dict[str, object] = {}
         try:
             await self.store.ping()
@@ -118,6 +131,10 @@ class Switchboard:
             else:
                 sources[health.name] = "ok"
         report["sources"] = sources
-        report["degraded"] = any(h.failing for h in self.ingestor.health.values())
+        lanes = self.dispatcher.health()
+        report["surfaces"] = lanes
+        report["degraded"] = any(h.failing for h in self.ingestor.health.values()) or any(
+            state.startswith("failing") for state in lanes.values()
+        )
         report["ready"] = report["store"] == "ok"
         return report

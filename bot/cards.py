@@ -55,6 +55,12 @@ def history_line(event: AuditEvent, departments: dict[str, Department]) -> str |
             return f"Reply by {who} failed: {data.get('error', '')}"
         case EventKind.NOTE:
             return f"Note from {who}: {data.get('text', '')}"
+        case EventKind.DRAFT_APPROVED:
+            return f"Draft reply by {data.get('author', '')} approved by {who}"
+        case EventKind.DRAFT_REJECTED:
+            if data.get("author") == who:
+                return f"Draft reply withdrawn by {who}"
+            return f"Draft reply by {data.get('author', '')} rejected by {who}"
         case EventKind.RESOLVED:
             return f"Resolved by {who}"
         case EventKind.SPAM:

@@ -18,6 +18,8 @@ ALIASES = {
     "send-back": Verb.SEND_BACK,
     "sendback": Verb.SEND_BACK,
     "dir": Verb.DIRECTORY,
+    "send": Verb.SEND_DRAFT,
+    "send-draft": Verb.SEND_DRAFT,
     "?": Verb.HELP,
 }
 NO_ARGS = {Verb.DIRECTORY, Verb.MINE, Verb.HELP}
@@ -57,7 +59,7 @@ def parse_args(verb: Verb, rest: str, surface: str, actor: Person, **extra: obje
             raise CommandError("Say where to: `transfer [T-12] <department> [note]`.")
         department = target[0]
         rest = target[1] if len(target) > 1 else ""
-    if verb in (Verb.REPLY, Verb.NOTE) and not rest.strip():
+    if verb in (Verb.REPLY, Verb.NOTE, Verb.DRAFT) and not rest.strip():
         raise CommandError(f"Write the text: `{verb.value} [T-12] <text>`.")
     return Interaction(
         surface=surface,

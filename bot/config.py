@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.errors import ConfigError
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.teams_config import TeamsSettings
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 

@@ -77,7 +77,7 @@ class DemoSession:
         except CommandError as exc:
             self.out.write(f"! {exc}\n")
             return True
-        response = await self.board.handle(interaction)
+        response = await self.board.desk.handle(interaction)
         prefix = "" if response.ok else "! "
         self.out.write(prefix + clean(response.text) + "\n")
         await self.board.dispatcher.drain()

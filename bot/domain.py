@@ -5,6 +5,7 @@ Data flow: source -> ``Mention`` -> ingest -> thread service -> ``Thread`` -> ca
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -111,6 +112,22 @@ def can_move(src: ThreadState, dst: ThreadState) -> bool:
     return dst in TRANSITIONS[src]
 
 
+OPEN_STATES = frozenset(
+    {ThreadState.NEW, ThreadState.CLAIMED, ThreadState.REPLIED, ThreadState.TRANSFERRED}
+)
+"""Open: not resolved. Someone may still have to act (whether or not it has an owner)."""
+
+
+def is_open(thread: Thread) -> bool:
+    return thread.state in OPEN_STATES and not thread.spam
+
+
+def is_waiting(thread: Thread) -> bool:
+    """Waiting: open and nobody holds it — new, transferred to a department, released, or
+    replied and then released. The one definition behind claim-next, every queue and home."""
+    return is_open(thread) and thread.owner is None
+
+
 class Person(Frozen):
     """An employee on a chat surface."""
 
@@ -180,6 +197,9 @@ class EventKind(StrEnum):
     TAKEN_OVER = "taken_over"
     NOTE = "note"
     REPLY_REQUESTED = "reply_requested"
+    """A draft public reply was recorded (it is posted only when confirmed or approved)."""
+    DRAFT_APPROVED = "draft_approved"
+    DRAFT_REJECTED = "draft_rejected"
     REPLIED = "replied"
     REPLY_FAILED = "reply_failed"
     TRANSFERRED = "transferred"
@@ -198,6 +218,31 @@ class AuditEvent(Frozen):
     at: datetime = Field(default_factory=utcnow)
     surface: str = ""
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A public reply waiting to be confirmed by its author or approved by a colleague."""
+
+    event: AuditEvent
+    thread: Thread
+
+    @property
+    def id(self) -> str:
+        return self.event.id
+
+    @property
+    def text(self) -> str:
+        return str(self.event.data.get("text", ""))
+
+    @property
+    def author(self) -> Person:
+        assert self.event.actor is not None
+        return self.event.actor
+
+    @property
+    def needs_approval(self) -> bool:
+        return bool(self.event.data.get("approval"))
 
 
 class CardRef(Frozen):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.actions import Verb
-from bot.domain import Person, Thread
+from bot.domain import Draft, Person, ReplyRecord, Thread
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Interaction:
     is_member: bool | None = None
     """Whether the actor belongs to the thread's department (``members`` reply policy);
     None when the surface cannot tell."""
+    draft_id: str = ""
+    """The draft a ``SEND_DRAFT`` / ``APPROVE`` / ``REJECT`` is about."""
 
 
 @dataclass(frozen=True)
@@ -38,3 +40,7 @@ class Response:
     text: str
     ok: bool = True
     thread: Thread | None = None
+    draft: Draft | None = None
+    """The draft the verb recorded or decided (the surface shows or updates it)."""
+    reply: ReplyRecord | None = None
+    """The public reply the verb posted (its link goes under the card)."""

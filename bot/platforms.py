@@ -31,14 +31,8 @@ def install_teams(board: Switchboard, app: web.Application, config: Config) -> C
     if config.teams is None:
         return None
     from bot.surfaces.teams.app import TeamsEndpoint
-    from bot.surfaces.teams.handler import Backend
 
-    endpoint = TeamsEndpoint(
-        config.teams,
-        config.departments,
-        board.store,
-        Backend(board.handle, board.dispatcher.render, board.threads.find),
-    )
+    endpoint = TeamsEndpoint(config.teams, board.desk)
     board.add_surface(endpoint.surface)
     endpoint.add_routes(app)
     return endpoint.close
@@ -54,7 +48,7 @@ def install_slack(board: Switchboard, app: web.Application, config: Config) -> N
 
     surface = SlackSurface.from_config(config)
     board.add_surface(surface)
-    mount(board, app, config.slack, surface)
+    mount(board.desk, app, config.slack, surface)
 
 
 def install_platforms(board: Switchboard, app: web.Application, config: Config) -> list[Closer]:

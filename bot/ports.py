@@ -130,3 +130,6 @@ class Surface(Protocol):
     async def notify(self, ref: CardRef, text: str, key: str) -> None:
         """Add an activity line under the card (its chat thread). ``text`` is trusted
         product text with untrusted parts already passed through ``Card`` fields."""
+
+    async def close(self) -> None:
+        """Release connections (HTTP sessions, files); called once when the bot stops."""

@@ -33,6 +33,10 @@ class ReplyService:
         self.store: ReplyStore = threads.store
         self.lease_seconds = lease_seconds
 
+    async def record(self, key: str) -> ReplyRecord | None:
+        """The reply recorded under ``key``, whatever its status."""
+        return await self.store.get_reply(key)
+
     def source_for(self, thread: Thread) -> Source:
         source = self.threads.sources.get(thread.source)
         if source is None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.config import Department
 from bot.domain import (
+    OPEN_STATES,
     AuditEvent,
     EventKind,
     Mention,
@@ -22,6 +23,8 @@ from bot.domain import (
     ThreadState,
     Transfer,
     can_move,
+    is_open,
+    is_waiting,
     utcnow,
 )
 from bot.errors import (
@@ -149,12 +152,21 @@ class ThreadService:
             raise ThreadNotFound(ref)
         return thread
 
-    async def next_unclaimed(self, department: str) -> Thread | None:
-        waiting = await self.store.list_threads(
-            department=department,
-            states=frozenset({ThreadState.NEW, ThreadState.TRANSFERRED}),
-        )
-        return next((t for t in waiting if t.owner is None and not t.spam), None)
+    async def waiting(self, department: str | None = None) -> list[Thread]:
+        """The waiting queue (``bot.domain.is_waiting``), oldest first; every department
+        when ``department`` is None. Claim-next, ``queue``, App Home and Teams all use it."""
+        threads = await self.store.list_threads(department=department, states=OPEN_STATES)
+        return [t for t in threads if is_waiting(t)]
+
+    async def next_waiting(self, department: str) -> Thread | None:
+        """The thread claim-next takes: the oldest waiting in ``department``."""
+        waiting = await self.waiting(department)
+        return waiting[0] if waiting else None
+
+    async def held_by(self, person: Person) -> list[Thread]:
+        """The open threads ``person`` holds, oldest first."""
+        threads = await self.store.list_threads(owner_key=person.key, states=OPEN_STATES)
+        return [t for t in threads if is_open(t)]
 
     # verbs ---------------------------------------------------------------------------------------
     async def claim(self, thread_id: str, actor: Person, surface: str = "") -> Thread:
@@ -193,9 +205,26 @@ class ThreadService:
 
     async def note(self, thread_id: str, actor: Person, text: str, surface: str = "") -> None:
         thread = await self._get(thread_id)
-        event = self._event(thread, EventKind.NOTE, actor, surface, text=text)
-        await self.store.append_event(event)
+        await self.record(thread, EventKind.NOTE, actor, surface, text=text)
         await self.store.set_active(actor.key, thread.id)
+
+    async def record(
+        self,
+        thread: Thread,
+        kind: EventKind,
+        actor: Person | None,
+        surface: str,
+        *,
+        notify: bool = True,
+        event_id: str = "",
+        **data: Any,
+    ) -> AuditEvent:
+        """Append an event that changes no thread field (a note, a draft, a decision)."""
+        event = self._event(thread, kind, actor, surface, **data)
+        if event_id:
+            event = event.model_copy(update={"id": event_id})
+        await self.store.append_event(event, notify=notify)
+        return event
 
     async def transfer(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.actions import Verb
 from bot.errors import SwitchboardError
 from bot.interaction import Interaction, Response
-from handlers import claim, directory, note, reply, resolve, transfer
+from handlers import claim, directory, drafts, note, reply, resolve, transfer
 from handlers.base import Context, Handler
 
 __all__ = ["HANDLERS", "Context", "dispatch"]
@@ -25,7 +25,12 @@ HANDLERS: dict[Verb, Handler] = {
     Verb.MINE: directory.mine,
     Verb.QUEUE: directory.queue,
     Verb.HELP: directory.help_,
+    Verb.DRAFT: drafts.draft,
+    Verb.SEND_DRAFT: drafts.send_draft,
+    Verb.APPROVE: drafts.approve,
+    Verb.REJECT: drafts.reject,
 }
+"""The verb table: every verb any surface can ask for, and the one function that does it."""
 
 
 async def dispatch(ctx: Context, interaction: Interaction) -> Response:

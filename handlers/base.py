@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.domain import Thread
+from bot.drafts import DraftService
 from bot.interaction import Interaction, Response
 from bot.replies import ReplyService
 from bot.service import ThreadService
@@ -15,6 +16,7 @@ from bot.service import ThreadService
 class Context:
     threads: ThreadService
     replies: ReplyService
+    drafts: DraftService
 
 
 Handler = Callable[[Context, Interaction], Awaitable[Response]]
@@ -27,3 +29,7 @@ async def target(ctx: Context, interaction: Interaction) -> Thread:
 
 def done(text: str, thread: Thread) -> Response:
     return Response(text=text, thread=thread)
+
+
+def link(url: str) -> str:
+    return f" {url}" if url else ""

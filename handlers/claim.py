@@ -8,7 +8,7 @@ from handlers.base import Context, done, target
 
 async def claim(ctx: Context, interaction: Interaction) -> Response:
     if interaction.thread_ref is None and interaction.channel_department:
-        waiting = await ctx.threads.next_unclaimed(interaction.channel_department)
+        waiting = await ctx.threads.next_waiting(interaction.channel_department)
         if waiting is None:
             return Response("Nothing is waiting in this queue.", ok=False)
         ref = waiting.id

@@ -5,19 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.cards import age
-from bot.domain import Thread, ThreadState
+from bot.domain import Thread
 from bot.interaction import Interaction, Response
 from handlers.base import Context, target
 
-OPEN = frozenset(
-    {ThreadState.NEW, ThreadState.CLAIMED, ThreadState.REPLIED, ThreadState.TRANSFERRED}
-)
 HELP = """\
 claim [T-12]                  take a thread (no id: the oldest waiting in this queue)
 release [T-12]                put it back in the queue
 takeover [T-12]               take a thread someone else holds
 note [T-12] <text>            internal note (never public)
-reply [T-12] <text>           reply publicly on the network
+reply [T-12] <text>           reply publicly on the network (a draft to approve
+                              where the department's replies need approval)
+draft [T-12] <text>           record a reply to send later with `send`
+send [T-12]                   send your draft publicly
+approve [T-12]                approve (and post) a colleague's draft
+reject [T-12]                 reject a draft (or withdraw your own)
 transfer [T-12] <dept> [note] move it to another department
 send-back [T-12] [note]       return it to the department it came from
 resolve [T-12]                close it (a follow-up from the author reopens it)
@@ -56,7 +58,7 @@ async def directory(ctx: Context, interaction: Interaction) -> Response:
 
 
 async def mine(ctx: Context, interaction: Interaction) -> Response:
-    threads = await ctx.threads.store.list_threads(owner_key=interaction.actor.key, states=OPEN)
+    threads = await ctx.threads.held_by(interaction.actor)
     if not threads:
         return Response("You have no open threads.")
     now = ctx.threads.clock()
@@ -67,11 +69,7 @@ async def queue(ctx: Context, interaction: Interaction) -> Response:
     department = interaction.department or interaction.channel_department
     if department:
         department = ctx.threads.directory.get(department).name
-    threads = await ctx.threads.store.list_threads(
-        department=department,
-        states=frozenset({ThreadState.NEW, ThreadState.TRANSFERRED, ThreadState.REPLIED}),
-    )
-    waiting = [t for t in threads if t.owner is None]
+    waiting = await ctx.threads.waiting(department)
     if not waiting:
         return Response("Nothing is waiting.")
     now = ctx.threads.clock()

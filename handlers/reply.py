@@ -1,4 +1,8 @@
-"""Public replies: policy first, then exactly-once posting through the reply service."""
+"""Public replies: policy first, then exactly-once posting through the reply service.
+
+Under the ``approval`` policy a reply becomes a draft for the department's approvers, on
+every surface; the approved draft is posted by ``handlers.drafts.approve``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import hashlib
 
 from bot.errors import NotAllowed
 from bot.interaction import Interaction, Response
-from handlers.base import Context, done, target
+from handlers.base import Context, link, target
 
 
 def default_key(interaction: Interaction, thread_id: str) -> str:
@@ -25,14 +29,16 @@ async def reply(ctx: Context, interaction: Interaction) -> Response:
             f"Only members of {department.label} may reply publicly to its threads; "
             "transfer it or ask them."
         )
-    if department.reply_policy == "approval" and not interaction.key.startswith("approval:"):
-        raise NotAllowed(
-            f"Public replies for {department.label} need an approver: draft it with the "
-            "card's Reply button so a colleague can approve it."
-        )
     key = interaction.key or default_key(interaction, thread.id)
+    if department.reply_policy == "approval":
+        draft = await ctx.drafts.request(
+            thread, interaction.actor, interaction.text, key, interaction.surface, approval=True
+        )
+        text = f"Your reply on {thread.short_id} is waiting for approval by {department.label}."
+        return Response(text, thread=draft.thread, draft=draft)
     record = await ctx.replies.reply(
         thread.id, interaction.actor, interaction.text, key, interaction.surface
     )
-    link = f" {record.url}" if record.url else ""
-    return done(f"Replied publicly on {thread.short_id}.{link}", thread)
+    return Response(
+        f"Replied publicly on {thread.short_id}.{link(record.url)}", thread=thread, reply=record
+    )

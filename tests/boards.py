@@ -29,12 +29,14 @@ DEPARTMENTS: list[dict[str, Any]] = [
     {"name": "support", "title": "Customer Support", "slack_channel": "C-support"},
     {"name": "billing", "title": "Billing"},
     {"name": "press", "title": "PR", "reply_policy": "members"},
+    {"name": "legal", "title": "Legal", "reply_policy": "approval"},
 ]
 ROUTING: dict[str, Any] = {
     "default_department": "social",
     "rules": [
         {"department": "billing", "keywords": ["refund", "invoice"]},
         {"department": "support", "keywords": ["outage", "down"]},
+        {"department": "legal", "keywords": ["lawyer"]},
     ],
 }
 

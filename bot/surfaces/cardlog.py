@@ -54,3 +54,6 @@ class CardLogSurface:
 
     async def notify(self, ref: CardRef, text: str, key: str) -> None:
         self._write({"op": "notify", "key": ref.message_id, "text": text, "event": key})
+
+    async def close(self) -> None:
+        return None  # every line is written and closed as it goes

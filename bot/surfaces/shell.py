@@ -76,3 +76,6 @@ class ShellSurface:
     async def notify(self, ref: CardRef, text: str, key: str) -> None:
         if self.activity:
             self.out.write(f"  [{ref.channel}] {clean(text)}\n")
+
+    async def close(self) -> None:
+        self.out.flush()

@@ -23,6 +23,7 @@ async def test_health_ready_and_metrics(tmp_path: Path) -> None:
             assert await ready.json() == {
                 "store": "ok",
                 "sources": {"sample": "ok"},
+                "surfaces": {"shell": "ok"},
                 "degraded": False,
                 "ready": True,
             }

@@ -80,3 +80,23 @@ def test_help_and_directory() -> None:
     out = demo("help\ndirectory\n")
     assert "transfer [T-12] <dept> [note]" in out
     assert "billing" in out and "on duty: dora" in out
+
+
+def test_a_reply_for_legal_waits_for_an_approver_in_the_shell() -> None:
+    listing = demo("queue legal\n")
+    line = next(
+        row for row in listing.splitlines() if "[legal]" in row and "terms of service" in row
+    )
+    short = line.split()[0].split(">")[-1].strip()
+    out = demo(
+        f"reply {short} Thanks, our legal team will answer you by email today.\n"
+        f"approve {short}\n"
+        "as hana\n"
+        f"approve {short}\n"
+        f"approve {short}\n"
+    )
+    assert f"Your reply on {short} is waiting for approval by Legal." in out
+    assert "You cannot approve your own draft; another member has to." in out
+    assert f"Approved; replied publicly on {short}." in out
+    assert f"No draft is waiting on {short}." in out
+    assert "Demo over: 1 public reply recorded" in out

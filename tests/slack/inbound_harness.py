@@ -349,7 +349,7 @@ async def running(fake: FakeSlack, tmp: Path, *, app_token: str = "") -> AsyncIt
     surface = SlackSurface.from_config(config, per_channel_interval=0.0)
     board = Switchboard.from_config(config, [surface])
     app = build_app(board)
-    inbound = install_slack(board, app, config.slack, surface)
+    inbound = install_slack(board.desk, app, config.slack, surface)
     client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:

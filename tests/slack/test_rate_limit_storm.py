@@ -18,8 +18,9 @@ from bot.ports import Surface
 from bot.store.sqlite import SQLiteStore
 from bot.surfaces.slack.surface import SlackSurface
 from bot.surfaces.slack.webapi import SlackWebApi
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.surfaces.teams.lookups import CardLookups
 from bot.surfaces.teams.surface import TeamsSurface
+from bot.teams_config import TeamsSettings
 from tests.clock import FakeTime, eventually
 from tests.teams.fakes import ConnectorFake
 
@@ -85,7 +86,9 @@ async def rig(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Rig]:
     settings = SlackSettings.model_validate(fake_slack.settings())
     api = SlackWebApi(settings.bot_token, settings.api_url, clock=time.monotonic, sleep=time.sleep)
     teams_surface = TeamsSurface(
-        TeamsSettings(tenant_id=TENANT, service_url=teams.url + "/"), config.departments, store
+        TeamsSettings(tenant_id=TENANT, service_url=teams.url + "/"),
+        config.departments,
+        CardLookups(store),
     )
     surfaces: list[Surface] = [SlackSurface(settings, config.departments, api=api), teams_surface]
     board = Switchboard.from_config(config, surfaces, store=store)

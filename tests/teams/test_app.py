@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from bot.desk import Desk
 from bot.domain import ThreadState
 from bot.interaction import Interaction, Response
 from bot.store import Store
-from bot.surfaces.teams.handler import Backend
 from tests.teams.fakes import ConnectorFake
 from tests.teams.world import (
     ALICE,
@@ -258,10 +258,14 @@ async def test_an_unexpected_failure_is_explained_without_internals(
         await w.mention(1, "the app is down again")
         conversation, card = await first_card(w)
 
-        async def broken(interaction: Interaction) -> Response:
-            raise RuntimeError("database password is hunter2")
+        class BrokenDesk(Desk):
+            async def handle(self, interaction: Interaction) -> Response:
+                raise RuntimeError("database password is hunter2")
 
-        w.endpoint.bot.backend = Backend(broken, w.board.dispatcher.render, w.board.threads.find)
+        b = w.board
+        w.endpoint.bot.desk = BrokenDesk(
+            b.threads, b.replies, b.drafts, b.store, b.dispatcher.render, b.store
+        )
         status, body = await w.post(
             invoke(card_actions(card)["Claim"], conversation, w.service_url)
         )

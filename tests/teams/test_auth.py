@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.store import Store
 from bot.surfaces.teams.auth import TokenValidator, Unauthorized
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.teams_config import TeamsSettings
 from tests.teams.fakes import ConnectorFake, IssuerFake
 from tests.teams.world import (
     APP_ID,

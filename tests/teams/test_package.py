@@ -12,7 +12,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.surfaces.teams.package import build_package, manifest
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.teams_config import TeamsSettings
 from tests.teams.world import APP_ID, TENANT
 
 SETTINGS = TeamsSettings(

@@ -14,6 +14,9 @@ from bot.store import Store
 from bot.surfaces.cardlog import CardLogSurface
 from tests.teams.fakes import ConnectorFake
 from tests.teams.world import (
+    BOB,
+    GUEST,
+    LEGAL,
     PRESS,
     SUPPORT,
     card_actions,
@@ -110,3 +113,52 @@ async def test_members_policy_allows_replies_only_from_the_departments_channel(
         )
         assert status == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
         assert [r["text"] for r in source.replies.values()] == ["No comment."]  # type: ignore[attr-defined]
+
+
+async def test_approval_policy_replies_become_drafts_with_an_approval_card(
+    store: Store, connector: ConnectorFake, tmp_path: Path
+) -> None:
+    async with world(store, connector, tmp_path) as w:
+        await w.mention(1, "my lawyer will contact you about the contract")
+        [thread] = await w.board.store.list_threads()
+        assert thread.department == "legal"
+        [card] = connector.cards(LEGAL)
+        conversation = card["conversation"]["id"]
+        status, body = await w.post(
+            invoke(
+                card_actions(content(card))["Reply/Post publicly"],
+                conversation,
+                w.service_url,
+                inputs={"reply_text": "Please write to legal@example.com."},
+            )
+        )
+        assert status == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
+        [source] = w.board.sources
+        assert source.replies == {}  # type: ignore[attr-defined]
+        [request] = [a for a in connector.chain(card["id"]) if a.get("attachments")]
+        shown = texts(content(request))
+        assert "Public reply for approval on T-1001" in shown and "Alice Doe" in shown
+        assert "Please write to legal@example.com." in shown
+        actions = card_actions(content(request))
+        approve = actions["Approve and post"]
+
+        _, own = await w.post(invoke(approve, conversation, w.service_url))
+        assert "You cannot approve your own draft" in own["value"]
+        _, guest = await w.post(invoke(approve, conversation, w.service_url, user=GUEST))
+        assert "Guests cannot approve public replies." in guest["value"]
+        elsewhere = invoke(approve, f"{SUPPORT};messageid=17161", w.service_url, user=BOB)
+        _, outsider = await w.post(elsewhere)
+        assert "Only members of Legal may approve" in outsider["value"]
+        assert source.replies == {}  # type: ignore[attr-defined]
+
+        status, done = await w.post(invoke(approve, conversation, w.service_url, user=BOB))
+        assert status == 200 and done["type"] == "application/vnd.microsoft.card.adaptive"
+        assert "Approved by Bob Roe and posted publicly" in texts(done["value"])
+        assert [r["text"] for r in source.replies.values()] == [  # type: ignore[attr-defined]
+            "Please write to legal@example.com."
+        ]
+        _, again = await w.post(invoke(approve, conversation, w.service_url, user=BOB))
+        assert "already approved" in again["value"]
+        _, late = await w.post(invoke(actions["Reject"], conversation, w.service_url, user=BOB))
+        assert "already approved" in late["value"]
+        assert len(source.replies) == 1  # type: ignore[attr-defined]

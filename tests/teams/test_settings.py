@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.teams_config import TeamsSettings
 from tests.teams.world import APP_ID, TENANT
 
 

@@ -8,8 +8,9 @@ from bot.config import Department
 from bot.ports import Card, CardAction
 from bot.store import Store
 from bot.surfaces.teams.connector import Connector, TeamsApiError
-from bot.surfaces.teams.settings import TeamsSettings
-from bot.surfaces.teams.surface import TeamsSurface, thread_for_conversation
+from bot.surfaces.teams.lookups import POSTED, CardLookups
+from bot.surfaces.teams.surface import TeamsSurface
+from bot.teams_config import TeamsSettings
 from tests.teams.fakes import ConnectorFake
 from tests.teams.world import APP_ID, BILLING, SUPPORT, TENANT, StaticTokens, content, texts
 
@@ -45,11 +46,11 @@ def make_card(**changes: object) -> Card:
 def surface(store: Store, connector: ConnectorFake, **settings: object) -> TeamsSurface:
     teams = TeamsSettings(tenant_id=TENANT, service_url=connector.url, **settings)
     tokens = StaticTokens("outgoing-token") if settings.get("app_id") else None
-    return TeamsSurface(teams, DEPARTMENTS, store, Connector(teams, tokens))
+    return TeamsSurface(teams, DEPARTMENTS, CardLookups(store), Connector(teams, tokens))
 
 
 def test_channel_for_maps_departments_to_teams_channels(store: Store) -> None:
-    teams = TeamsSurface(TeamsSettings(), DEPARTMENTS, store)
+    teams = TeamsSurface(TeamsSettings(), DEPARTMENTS, CardLookups(store))
     assert teams.channel_for("support") == SUPPORT
     assert teams.channel_for("social") is None
     assert teams.channel_for("nope") is None
@@ -73,7 +74,7 @@ async def test_post_card_starts_a_new_conversation_in_the_channel(
     assert ref.message_id == card["id"]
     assert (ref.department, ref.placement) == ("support", 2)
     assert "my order never arrived" in texts(content(card))
-    assert await thread_for_conversation(store, ref.channel) == "th1"
+    assert await CardLookups(store).thread_for(ref.channel) == "th1"
     await teams.close()
 
 
@@ -147,7 +148,7 @@ async def test_a_missing_token_is_refused_by_the_connector(
         await teams.post_card(SUPPORT, make_card(), "k")
     assert caught.value.status == 401
     assert connector.cards() == []
-    assert await store.get_cursor("teams:card:k") is None
+    assert await store.kv_get(POSTED, "k") is None
     await teams.close()
 
 
@@ -192,7 +193,7 @@ async def test_unknown_channel_is_an_error_but_a_deleted_card_is_skipped(
 
 async def test_unreachable_connector_is_a_clear_error(store: Store) -> None:
     settings = TeamsSettings(tenant_id=TENANT, service_url="http://127.0.0.1:9/")
-    teams = TeamsSurface(settings, DEPARTMENTS, store)
+    teams = TeamsSurface(settings, DEPARTMENTS, CardLookups(store))
     with pytest.raises(TeamsApiError, match="could not be reached"):
         await teams.post_card(SUPPORT, make_card(), "k")
     await teams.close()

@@ -11,10 +11,11 @@ from pathlib import Path
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app import Switchboard
 from bot.config import parse_config
 from bot.platforms import install_platforms
 from bot.server import build_app
-from tests.boards import board_for, mention_item, real_store, write_items
+from tests.boards import mention_item, real_store, write_items
 from tests.teams.world import APP_ID, DEPARTMENTS, SUPPORT, TENANT
 
 TEAMS = {"app_id": APP_ID, "app_password": "secret", "tenant_id": TENANT}
@@ -24,9 +25,10 @@ async def test_serve_wires_the_teams_endpoint_and_refuses_unsigned_requests(
     tmp_path: Path,
 ) -> None:
     items = write_items(tmp_path / "i.json", [mention_item(1)])
-    config = parse_config({"departments": DEPARTMENTS, "teams": TEAMS})
+    source = {"name": "sample", "type": "replay", "path": str(items)}
+    config = parse_config({"departments": DEPARTMENTS, "teams": TEAMS, "sources": [source]})
     async with real_store("sqlite", tmp_path) as store:
-        board = board_for(store, items, [])
+        board = Switchboard.from_config(config, [], store=store)
         app = build_app(board)
         closers = install_platforms(board, app, config)
         assert [s.name for s in board.surfaces] == ["teams"]

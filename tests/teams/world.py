@@ -20,8 +20,7 @@ from bot.domain import Author, Mention
 from bot.ports import Surface
 from bot.store import Store
 from bot.surfaces.teams.app import TeamsEndpoint
-from bot.surfaces.teams.handler import Backend
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.teams_config import TeamsSettings
 from tests.teams.fakes import ConnectorFake
 
 TENANT = "8d7c6b5a-1111-2222-3333-444455556666"
@@ -30,6 +29,7 @@ TEAM = "19:team-general@thread.tacv2"
 SUPPORT = "19:support-channel@thread.tacv2"
 BILLING = "19:billing-channel@thread.tacv2"
 PRESS = "19:press-channel@thread.tacv2"
+LEGAL = "19:legal-channel@thread.tacv2"
 BOT = {"id": "28:switchboard", "name": "Switchboard"}
 ALICE = {"id": "29:alice", "name": "Alice Doe", "aadObjectId": "aad-alice"}
 BOB = {"id": "29:bob", "name": "Bob Roe", "aadObjectId": "aad-bob"}
@@ -39,12 +39,13 @@ DEPARTMENTS: list[dict[str, Any]] = [
     {"name": "support", "title": "Customer Support", "teams_channel": SUPPORT},
     {"name": "billing", "title": "Billing", "teams_channel": BILLING},
     {"name": "press", "title": "PR", "teams_channel": PRESS, "reply_policy": "members"},
+    {"name": "legal", "title": "Legal", "teams_channel": LEGAL, "reply_policy": "approval"},
 ]
 _ids = itertools.count(1)
 
 
 def add_people(connector: ConnectorFake) -> None:
-    connector.channels.update({TEAM, SUPPORT, BILLING, PRESS})
+    connector.channels.update({TEAM, SUPPORT, BILLING, PRESS, LEGAL})
     for who, role in ((ALICE, "user"), (BOB, "user"), (GUEST, "guest")):
         connector.add_member(who["id"], who["name"], who["aadObjectId"], role)
 
@@ -124,6 +125,7 @@ async def world(
                     {"department": "billing", "keywords": ["refund"]},
                     {"department": "social", "keywords": ["hello"]},
                     {"department": "press", "keywords": ["journalist"]},
+                    {"department": "legal", "keywords": ["lawyer"]},
                 ],
             },
             "sources": [{"name": "sample", "type": "replay", "path": str(items)}],
@@ -131,8 +133,7 @@ async def world(
     )
     teams = TeamsSettings(tenant_id=TENANT, service_url=connector.url + "/", **settings)
     board = Switchboard.from_config(config, others, store=store)
-    backend = Backend(board.handle, board.dispatcher.render, board.threads.find)
-    endpoint = TeamsEndpoint(teams, config.departments, store, backend, token_provider)
+    endpoint = TeamsEndpoint(teams, board.desk, token_provider)
     board.add_surface(endpoint.surface)
     app = web.Application()
     endpoint.add_routes(app)

@@ -2,13 +2,13 @@
 
     surface = SlackSurface.from_config(config)
     board.add_surface(surface)
-    install_slack(board, app, config.slack, surface)   # POST /slack/events
+    install_slack(board.desk, app, config.slack, surface)   # POST /slack/events
     handler = await start_socket_mode(app)             # when slack.app_token is set
 
 Events, interactivity and slash commands all arrive at ``POST /slack/events`` (or over the
 Socket Mode websocket); bolt checks the signature and timestamp, the listeners ack at once
 and do the work in tracked background tasks, and everything becomes an ``Interaction`` for
-``board.handle``.
+``desk.handle`` (the application facade).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Switchboard
 from bot.config import SlackSettings
+from bot.desk import Desk
 from bot.surfaces.slack import buttons, commands, drafts, events, home, modals
 from bot.surfaces.slack.inbound import SlackInbound
 from bot.surfaces.slack.surface import SlackSurface
@@ -43,21 +43,19 @@ def build_bolt(settings: SlackSettings, client: AsyncWebClient) -> AsyncApp:
     )
 
 
-def build_inbound(
-    board: Switchboard, settings: SlackSettings, surface: SlackSurface
-) -> SlackInbound:
+def build_inbound(desk: Desk, settings: SlackSettings, surface: SlackSurface) -> SlackInbound:
     bolt = build_bolt(settings, surface.api.client)
-    inbound = SlackInbound(board, surface, settings, bolt)
+    inbound = SlackInbound(desk, surface, settings, bolt)
     for module in (commands, buttons, drafts, modals, events, home):
         module.register(bolt, inbound)
     return inbound
 
 
 def install_slack(
-    board: Switchboard, app: web.Application, settings: SlackSettings, surface: SlackSurface
+    desk: Desk, app: web.Application, settings: SlackSettings, surface: SlackSurface
 ) -> SlackInbound:
     """Mount ``POST /slack/events`` on ``app``; background work is drained on shutdown."""
-    inbound = build_inbound(board, settings, surface)
+    inbound = build_inbound(desk, settings, surface)
 
     async def slack_events(request: web.Request) -> web.Response:
         bolt_response = await inbound.bolt.async_dispatch(await to_bolt_request(request))

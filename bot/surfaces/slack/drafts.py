@@ -1,9 +1,10 @@
 """Public replies from Slack, by the department's reply policy.
 
 ``open`` / ``members``: the composer's text is posted at once (exactly once per key).
-``approval``: it becomes a draft shown to the approvers in the card's thread with Approve /
-Reject; approving posts it. A reply typed as ``@switchboard reply …`` becomes a draft its
-author confirms with a button. The drafts themselves live in ``handlers.approval``.
+``approval``: the reply verb makes it a draft, shown here to the approvers in the card's
+thread with Approve / Reject; approving posts it. A reply typed as ``@switchboard reply …``
+becomes a draft its author confirms with a button. The rules live in ``bot.drafts``; this
+module only shows drafts and turns their buttons into verbs.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.actions import Verb
-from bot.domain import Person
+from bot.domain import Draft, Person
 from bot.errors import SwitchboardError
 from bot.interaction import Interaction, Response
 from bot.surfaces.slack.blocks import text_obj
 from bot.surfaces.slack.escape import SECTION_TEXT, fit, group_mention, link, mrkdwn, plain
 from bot.surfaces.slack.inbound import SlackInbound
 from bot.surfaces.slack.webapi import SlackCallError
-from handlers import approval
-from handlers.approval import Draft
 
 log = logging.getLogger(__name__)
 APPROVE = "sb_approve"
@@ -30,6 +29,7 @@ REJECT = "sb_reject"
 SEND = "sb_send_draft"
 CANCEL = "sb_cancel_draft"
 DRAFT_ACTIONS = (APPROVE, REJECT, SEND, CANCEL)
+VERBS = {APPROVE: Verb.APPROVE, REJECT: Verb.REJECT, SEND: Verb.SEND_DRAFT, CANCEL: Verb.REJECT}
 
 
 def draft_blocks(draft: Draft, heading: str, buttons: list[tuple[str, str, str]]) -> list[Any]:
@@ -64,39 +64,42 @@ async def submit(
     channel: str = "",
     thread_ts: str = "",
 ) -> Response:
-    """The composer was submitted: post now, or send the draft to the approvers."""
-    board = inbound.board
-    thread = await board.threads.find(thread_id)
-    dept = board.threads.directory.get(thread.department)
-    surface = inbound.surface.name
-    if dept.reply_policy == "approval":
-        interaction = Interaction(
-            surface, actor, Verb.REPLY, thread_ref=thread.id, text=text, key=key
-        )
-        try:
-            draft = await approval.request(inbound.ctx, interaction, approval=True)
-            await post_for_approval(inbound, draft)
-        except SwitchboardError as exc:
-            await inbound.tell(actor.id, exc.user_text(), channel=channel, thread_ts=thread_ts)
-            return Response(exc.user_text(), ok=False)
-        note = f"Your reply on {thread.short_id} is waiting for approval by {dept.label}."
-        await inbound.tell(actor.id, note, channel=channel, thread_ts=thread_ts)
-        return Response(note, thread=thread)
+    """The composer was submitted: posted now, or (``approval``) sent to the approvers."""
+    thread = await inbound.desk.thread(thread_id)
     interaction = Interaction(
-        surface,
+        inbound.surface.name,
         actor,
         Verb.REPLY,
         thread_ref=thread.id,
         text=text,
         key=key,
-        is_member=await inbound.member_flag(actor.id, dept.name),
+        is_member=await inbound.member_flag(actor.id, thread.department),
     )
-    return await inbound.run(interaction, channel=channel, thread_ts=thread_ts)
+    response = await inbound.run(interaction, channel=channel, thread_ts=thread_ts)
+    if response.ok and response.draft is not None:
+        return await show(inbound, response, channel, thread_ts)
+    return response
+
+
+async def show(inbound: SlackInbound, response: Response, channel: str, thread_ts: str) -> Response:
+    """Show a draft the verbs just recorded: to the approvers, or to its author to confirm."""
+    draft = response.draft
+    assert draft is not None
+    if not draft.needs_approval:
+        await offer_confirm(inbound, draft, channel, thread_ts)
+        return response
+    try:
+        await post_for_approval(inbound, draft)
+    except SwitchboardError as exc:
+        await inbound.tell(draft.author.id, exc.user_text(), channel=channel, thread_ts=thread_ts)
+        return Response(exc.user_text(), ok=False)
+    await inbound.tell(draft.author.id, response.text, channel=channel, thread_ts=thread_ts)
+    return response
 
 
 async def post_for_approval(inbound: SlackInbound, draft: Draft) -> None:
     """Show the draft to the approvers: in the card's thread, else the department channel."""
-    dept = inbound.board.threads.directory.get(draft.thread.department)
+    dept = inbound.desk.department(draft.thread.department)
     group = group_mention(dept.slack_usergroup)
     who = mrkdwn(draft.author.label)
     heading = (
@@ -161,36 +164,28 @@ async def on_draft_action(inbound: SlackInbound, body: dict[str, Any]) -> None:
     channel = str((body.get("channel") or {}).get("id") or "")
     thread_ts = str((body.get("container") or {}).get("thread_ts") or "")
     actor = await inbound.actor(user)
-    ctx, surface = inbound.ctx, inbound.surface.name
     try:
-        draft = await approval.load(ctx, draft_id)
+        draft = await inbound.desk.draft(draft_id)
         is_member = await inbound.surface.is_member(user, draft.thread.department)
-        if action_id == APPROVE:
-            response = await approval.approve(
-                ctx, draft_id, actor, surface=surface, is_member=is_member
-            )
-            if response.ok:
-                sent = await ctx.threads.store.get_reply(approval.approval_key(draft_id))
-                where = f": {link(sent.url)}" if sent and sent.url else "."
-                line = f"Approved by {mrkdwn(actor.label)} and posted publicly{where}"
-                await _decided(inbound, body, draft, line)
-        elif action_id == REJECT:
-            response = await approval.reject(
-                ctx, draft_id, actor, surface=surface, is_member=is_member
-            )
-            if response.ok:
-                line = f"Rejected by {mrkdwn(actor.label)}; not posted."
-                await _decided(inbound, body, draft, line)
-        elif action_id == SEND:
-            response = await approval.send(
-                ctx, draft_id, actor, surface=surface, is_member=is_member
-            )
-        else:
-            response = await approval.reject(
-                ctx, draft_id, actor, surface=surface, is_member=is_member
-            )
     except SwitchboardError as exc:
-        response = Response(exc.user_text(), ok=False)
+        await inbound.tell(user, exc.user_text(), channel=channel, thread_ts=thread_ts)
+        return
+    interaction = Interaction(
+        inbound.surface.name,
+        actor,
+        VERBS.get(action_id, Verb.REJECT),
+        thread_ref=draft.thread.id,
+        draft_id=draft.id,
+        is_member=is_member,
+    )
+    response = await inbound.desk.handle(interaction)
+    if response.ok and action_id == APPROVE:
+        sent = response.reply
+        where = f": {link(sent.url)}" if sent and sent.url else "."
+        line = f"Approved by {mrkdwn(actor.label)} and posted publicly{where}"
+        await _decided(inbound, body, draft, line)
+    elif response.ok and action_id == REJECT:
+        await _decided(inbound, body, draft, f"Rejected by {mrkdwn(actor.label)}; not posted.")
     if not response.ok or action_id in (SEND, CANCEL):
         await inbound.tell(user, response.text, channel=channel, thread_ts=thread_ts)
 

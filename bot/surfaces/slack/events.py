@@ -8,6 +8,7 @@ in a card's thread makes a draft its author confirms with a button; other comman
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from typing import Any
@@ -20,7 +21,6 @@ from bot.errors import SwitchboardError
 from bot.interaction import Interaction
 from bot.surfaces.slack import drafts
 from bot.surfaces.slack.inbound import SlackInbound, to_plain
-from handlers import approval
 
 log = logging.getLogger(__name__)
 NOTE_SUBTYPES = (None, "thread_broadcast", "file_share")
@@ -39,7 +39,7 @@ async def record_note(inbound: SlackInbound, event: dict[str, Any], bot_id: str)
     actor = await inbound.actor(str(event["user"]))
     text = to_plain(str(event.get("text") or "")).strip() or "(attachment)"
     note = Interaction(inbound.surface.name, actor, Verb.NOTE, thread_ref=thread_id, text=text)
-    response = await inbound.board.handle(note)
+    response = await inbound.desk.handle(note)
     if not response.ok:
         log.info("note in %s/%s not recorded: %s", channel, parent, response.text)
 
@@ -87,36 +87,25 @@ async def _draft_reply(
     channel: str,
     parent: str,
 ) -> None:
-    """A reply typed in chat is never posted at once: it becomes a draft to confirm (or,
-    under the ``approval`` policy, to approve)."""
+    """A reply typed in chat is never posted at once: it becomes a draft its author
+    confirms (or, under the ``approval`` policy, one for the approvers)."""
     user = interaction.actor.id
     key = f"slack:mention:{event.get('client_msg_id') or event.get('ts')}"
     try:
-        thread = await inbound.board.threads.find(interaction.thread_ref, interaction.actor)
-        policy = inbound.board.threads.directory.get(thread.department).reply_policy
-        if policy == "approval":
-            await drafts.submit(
-                inbound,
-                thread_id=thread.id,
-                actor=interaction.actor,
-                text=interaction.text,
-                key=key,
-                channel=channel,
-                thread_ts=parent,
-            )
-            return
-        keyed = Interaction(
-            interaction.surface,
-            interaction.actor,
-            Verb.REPLY,
-            thread_ref=thread.id,
-            text=interaction.text,
-            key=key,
-        )
-        draft = await approval.request(inbound.ctx, keyed, approval=False)
-        await drafts.offer_confirm(inbound, draft, channel, parent)
+        thread = await inbound.desk.thread(interaction.thread_ref, interaction.actor)
     except SwitchboardError as exc:
         await inbound.tell(user, exc.user_text(), channel=channel, thread_ts=parent)
+        return
+    keyed = dataclasses.replace(
+        interaction,
+        verb=Verb.DRAFT,
+        thread_ref=thread.id,
+        key=key,
+        is_member=await inbound.member_flag(user, thread.department),
+    )
+    response = await inbound.run(keyed, channel=channel, thread_ts=parent)
+    if response.ok and response.draft is not None:
+        await drafts.show(inbound, response, channel, parent)
 
 
 def register(bolt: AsyncApp, inbound: SlackInbound) -> None:

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.actions import Action, Verb
 from bot.cards import age
-from bot.domain import Thread, ThreadState
+from bot.domain import Person, Thread
 from bot.surfaces.slack.blocks import ACTION_PREFIX, NETWORKS, text_obj
 from bot.surfaces.slack.escape import fit, mrkdwn
 from bot.surfaces.slack.webapi import SlackCallError
@@ -17,10 +17,6 @@ from bot.surfaces.slack.webapi import SlackCallError
 if TYPE_CHECKING:
     from bot.surfaces.slack.inbound import SlackInbound
 
-OPEN = frozenset(
-    {ThreadState.NEW, ThreadState.CLAIMED, ThreadState.REPLIED, ThreadState.TRANSFERRED}
-)
-WAITING = frozenset({ThreadState.NEW, ThreadState.TRANSFERRED, ThreadState.REPLIED})
 MINE_SHOWN = 15
 QUEUE_SHOWN = 8
 MAX_BLOCKS = 100
@@ -40,9 +36,9 @@ def _button(label: str, verb: Verb, thread: Thread, style: str = "") -> dict[str
 
 
 async def _row(inbound: SlackInbound, thread: Thread, buttons: list[dict[str, Any]]) -> list[Any]:
-    mentions = await inbound.board.store.mentions(thread.id)
+    mentions = await inbound.desk.mentions(thread)
     first = mentions[0]
-    when = age(first.created_at, inbound.board.threads.clock())
+    when = age(first.created_at, inbound.desk.clock())
     network = NETWORKS.get(thread.network, thread.network)
     handle = fit(first.author.handle, 80, mrkdwn)[0]
     owner = f" · {fit(thread.owner.label, 60, mrkdwn)[0]}" if thread.owner else ""
@@ -58,15 +54,24 @@ async def _row(inbound: SlackInbound, thread: Thread, buttons: list[dict[str, An
 
 
 async def home_view(inbound: SlackInbound, user: str, notice: str = "") -> dict[str, Any]:
-    board = inbound.board
+    desk = inbound.desk
     blocks: list[Any] = []
     if notice:
         blocks.append(
             {"type": "section", "text": text_obj(f":warning: {fit(notice, 2900, mrkdwn)[0]}")}
         )
     blocks.append({"type": "header", "text": text_obj("Your open threads", "plain_text")})
-    key = f"{inbound.surface.name}:{user}"
-    mine = await board.store.list_threads(owner_key=key, states=OPEN)
+    departments = []
+    for dept in desk.departments():
+        try:
+            if await inbound.surface.is_member(user, dept.name):
+                departments.append(dept)
+        except SlackCallError:
+            continue
+    home = await desk.home(
+        Person(surface=inbound.surface.name, id=user), departments or desk.departments()
+    )
+    mine = home.mine
     for thread in mine[:MINE_SHOWN]:
         buttons = [
             _button("Reply", Verb.REPLY, thread, "primary"),
@@ -77,16 +82,7 @@ async def home_view(inbound: SlackInbound, user: str, notice: str = "") -> dict[
         blocks += await _row(inbound, thread, buttons)
     if not mine:
         blocks.append({"type": "context", "elements": [text_obj("Nothing is yours right now.")]})
-    departments = []
-    for dept in board.threads.directory:
-        try:
-            if await inbound.surface.is_member(user, dept.name):
-                departments.append(dept)
-        except SlackCallError:
-            continue
-    if not departments:
-        departments = list(board.threads.directory)
-    for dept in departments:
+    for dept, waiting in home.waiting:
         if len(blocks) + 3 > MAX_BLOCKS:
             break
         blocks.append(
@@ -95,8 +91,6 @@ async def home_view(inbound: SlackInbound, user: str, notice: str = "") -> dict[
                 "text": text_obj(fit(f"Waiting in {dept.label}", 150)[0], "plain_text"),
             }
         )
-        threads = await board.store.list_threads(department=dept.name, states=WAITING)
-        waiting = [t for t in threads if t.owner is None and not t.spam]
         for thread in waiting[:QUEUE_SHOWN]:
             if len(blocks) + 2 > MAX_BLOCKS:
                 break

@@ -1,5 +1,6 @@
-"""What every inbound Slack listener shares: the board, the surface, tracked background work,
-event de-duplication, people, and the way back from a Slack thread to a switchboard thread.
+"""What every inbound Slack listener shares: the desk (the application facade), the surface,
+tracked background work, event de-duplication, people, and the way back from a Slack thread
+to a switchboard thread.
 
 Listeners ack first and hand the slow part to ``spawn``; ``settle`` waits for it (tests,
 shutdown). A message in a card's Slack thread is mapped to its thread by reading the card
@@ -13,7 +14,6 @@ import asyncio
 import html
 import logging
 import re
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -21,8 +21,8 @@ from typing import Any
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import Switchboard
 from bot.config import SlackSettings
+from bot.desk import Desk
 from bot.domain import CardRef, Person
 from bot.errors import SwitchboardError
 from bot.interaction import Interaction, Response
@@ -30,10 +30,10 @@ from bot.surfaces.slack.blocks import CARD_EVENT
 from bot.surfaces.slack.escape import SECTION_TEXT, fit, mrkdwn, plain
 from bot.surfaces.slack.surface import SlackSurface
 from bot.surfaces.slack.webapi import SlackCallError, SlackWebApi
-from handlers import Context
 
 log = logging.getLogger(__name__)
 EVENT_TTL_SECONDS = 3600.0
+EVENTS_SEEN = "slack.event"
 LOOKUP_CACHE = 2048
 _LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 
@@ -67,9 +67,9 @@ class SlackInbound:
     """The runtime shared by the listeners of one bolt ``AsyncApp``."""
 
     def __init__(
-        self, board: Switchboard, surface: SlackSurface, settings: SlackSettings, bolt: AsyncApp
+        self, desk: Desk, surface: SlackSurface, settings: SlackSettings, bolt: AsyncApp
     ) -> None:
-        self.board = board
+        self.desk = desk
         self.surface = surface
         self.settings = settings
         self.bolt = bolt
@@ -81,10 +81,6 @@ class SlackInbound:
     @property
     def api(self) -> SlackWebApi:
         return self.surface.api
-
-    @property
-    def ctx(self) -> Context:
-        return self.board.context
 
     # ---- background work ----------------------------------------------------------------
 
@@ -124,8 +120,8 @@ class SlackInbound:
         event_id = str(body.get("event_id") or "")
         if not event_id:
             return True
-        taken = await self.board.store.acquire_lease(
-            f"slack:event:{event_id}", uuid.uuid4().hex, EVENT_TTL_SECONDS
+        taken = await self.desk.lookups.kv_put_if_absent(
+            EVENTS_SEEN, event_id, "1", ttl=EVENT_TTL_SECONDS
         )
         if not taken:
             log.info("Slack event %s already taken; ignoring the repeat", event_id)
@@ -144,7 +140,7 @@ class SlackInbound:
 
     def channel_department(self, channel_id: str, channel_name: str = "") -> str | None:
         """The department whose Slack channel this is (configured by ID or ``#name``)."""
-        for dept in self.board.threads.directory:
+        for dept in self.desk.departments():
             configured = dept.slack_channel
             if not configured:
                 continue
@@ -156,8 +152,8 @@ class SlackInbound:
 
     async def member_flag(self, user_id: str, department: str) -> bool | None:
         """``Interaction.is_member`` for a reply: asked only where the policy needs it."""
-        dept = self.board.threads.directory.get(department)
-        if dept.reply_policy == "open":
+        dept = self.desk.department(department)
+        if dept.reply_policy != "members":
             return None
         try:
             return await self.surface.is_member(user_id, dept.name)
@@ -198,9 +194,9 @@ class SlackInbound:
 
     async def current_card(self, thread_id: str) -> CardRef | None:
         """The thread's Slack card in its current department, if it has one."""
-        thread = await self.board.threads.find(thread_id)
-        refs = await self.board.store.card_refs(thread.id)
-        mine = [r for r in refs.values() if r.surface == self.surface.name]
+        thread = await self.desk.thread(thread_id)
+        refs = await self.desk.card_refs(thread)
+        mine = [r for r in refs if r.surface == self.surface.name]
         current = [r for r in mine if r.placement == thread.placement]
         return (current or sorted(mine, key=lambda r: r.placement))[-1] if mine else None
 
@@ -229,10 +225,10 @@ class SlackInbound:
         tell_ok: bool = False,
         code: bool = False,
     ) -> Response:
-        """``board.handle`` the interaction; refusals (and, if asked, answers) go back
+        """``desk.handle`` the interaction; refusals (and, if asked, answers) go back
         privately to the person who acted."""
         try:
-            response = await self.board.handle(interaction)
+            response = await self.desk.handle(interaction)
         except SwitchboardError as exc:
             response = Response(exc.user_text(), ok=False)
         if tell_ok or not response.ok:

@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.actions import Verb
 from bot.domain import Thread
-from bot.errors import NotAllowed, SwitchboardError
+from bot.errors import SwitchboardError
 from bot.interaction import Interaction
 from bot.surfaces.slack import drafts
 from bot.surfaces.slack.blocks import NETWORKS, text_obj
@@ -38,30 +38,20 @@ def plain_obj(text: str, limit: int) -> dict[str, Any]:
     return text_obj(fit(text, limit)[0], "plain_text")
 
 
-def members_only(label: str) -> NotAllowed:
-    return NotAllowed(
-        f"Only members of {label} may reply publicly to its threads; transfer it or ask them."
-    )
-
-
 async def reply_refusal(inbound: SlackInbound, thread: Thread, user: str, text: str) -> None:
     """Raise what makes ``text`` unpostable by ``user`` now (guest, policy, limit...)."""
     actor = await inbound.actor(user)
-    await inbound.board.replies.check(thread, actor, text)
-    dept = inbound.board.threads.directory.get(thread.department)
-    if dept.reply_policy == "members" and await inbound.member_flag(user, dept.name) is False:
-        raise members_only(dept.label)
+    is_member = await inbound.member_flag(user, thread.department)
+    await inbound.desk.check_reply(thread, actor, text, is_member=is_member)
 
 
 async def reply_view(
     inbound: SlackInbound, thread: Thread, draft: str, meta: str
 ) -> dict[str, Any]:
-    board = inbound.board
-    mention = (await board.store.mentions(thread.id))[-1]
-    source = board.replies.source_for(thread)
-    limit = source.reply_limit()
+    mention = (await inbound.desk.mentions(thread))[-1]
+    limit = inbound.desk.reply_limit(thread)
     network = NETWORKS.get(thread.network, thread.network)
-    approval = board.threads.directory.get(thread.department).reply_policy == "approval"
+    approval = inbound.desk.needs_approval(thread)
     handle = _HANDLE.sub("", mention.author.handle.lstrip("@"))[:100]
     initial = draft or (f"@{handle} " if handle else "")
     allowed = f"{network} allows {limit.limit} {limit.unit}." if limit else ""
@@ -107,7 +97,7 @@ async def open_reply(
 ) -> None:
     """Open the composer, or say privately why this person cannot reply here."""
     try:
-        thread = await inbound.board.threads.find(thread_id)
+        thread = await inbound.desk.thread(thread_id)
         await reply_refusal(inbound, thread, user, PROBE)
         meta = json.dumps({"t": thread.id, "c": channel, "ts": thread_ts})
         view = await reply_view(inbound, thread, draft, meta)
@@ -119,13 +109,13 @@ async def open_reply(
 
 def transfer_view(inbound: SlackInbound, thread: Thread, meta: str) -> dict[str, Any]:
     options = []
-    for dept in inbound.board.threads.directory:
+    for dept in inbound.desk.departments():
         if dept.name == thread.department:
             continue
         where = f" · {dept.slack_channel}" if dept.slack_channel.startswith("#") else ""
         label = fit(f"{dept.label}{where}", OPTION_TEXT)[0]
         options.append({"text": text_obj(label, "plain_text"), "value": dept.name})
-    here = inbound.board.threads.directory.get(thread.department).label
+    here = inbound.desk.department(thread.department).label
     return {
         "type": "modal",
         "callback_id": TRANSFER_VIEW,
@@ -168,7 +158,7 @@ async def open_transfer(
     inbound: SlackInbound, *, trigger_id: str, thread_id: str, user: str, channel: str = ""
 ) -> None:
     try:
-        thread = await inbound.board.threads.find(thread_id)
+        thread = await inbound.desk.thread(thread_id)
     except SwitchboardError as exc:
         await inbound.tell(user, exc.user_text(), channel=channel)
         return
@@ -196,7 +186,7 @@ def register(bolt: AsyncApp, inbound: SlackInbound) -> None:
         text = str(((_values(view).get("reply") or {}).get("text") or {}).get("value") or "")
         user = str(body["user"]["id"])
         try:
-            thread = await inbound.board.threads.find(meta.get("t") or None)
+            thread = await inbound.desk.thread(meta.get("t") or None)
             await reply_refusal(inbound, thread, user, text)
         except SwitchboardError as exc:
             await ack(response_action="errors", errors={"reply": exc.user_text()[:300]})
@@ -266,7 +256,7 @@ def register(bolt: AsyncApp, inbound: SlackInbound) -> None:
 
         async def work() -> None:
             actor = await inbound.actor(str(body["user"]["id"]))
-            response = await inbound.board.handle(
+            response = await inbound.desk.handle(
                 Interaction(inbound.surface.name, actor, Verb.DIRECTORY)
             )
             view = {

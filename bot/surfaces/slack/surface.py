@@ -132,6 +132,9 @@ class SlackSurface:
 
     # ---- for the inbound half ----------------------------------------------------------
 
+    async def close(self) -> None:
+        return None  # slack_sdk opens a session per call; nothing stays open
+
     async def ephemeral(
         self, channel: str, user: str, text: str, *, thread_ts: str = "", escape: bool = True
     ) -> None:

@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -38,6 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.aio import Clock, Sleep
 from bot.errors import SwitchboardError
+from bot.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -61,10 +63,6 @@ class SlackCallError(SwitchboardError):
 def retry_after(headers: Mapping[str, Any] | None, default: float = 1.0) -> float:
     """Seconds from a ``Retry-After`` header (delay or HTTP-date), whatever the case of its
     name; ``default`` when it is missing or unreadable."""
-    from datetime import UTC, datetime
-
-    from bot.retry_after import parse_retry_after
-
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list | tuple) and value else value

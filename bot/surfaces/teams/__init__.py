@@ -6,6 +6,6 @@
 ``package`` (the Teams app zip). Only ``settings`` and ``package`` import without the SDK.
 """
 
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.teams_config import TeamsSettings
 
 __all__ = ["TeamsSettings"]

@@ -8,7 +8,7 @@ adapter then runs through its framework-neutral ``process_request`` with that id
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -23,14 +23,14 @@ from microsoft_agents.hosting.core import (
 )
 from pydantic import ValidationError
 
-from bot.config import Department
-from bot.store import Store
+from bot.desk import Desk
 from bot.surfaces.teams.auth import TokenValidator, Unauthorized
 from bot.surfaces.teams.card import message_response
 from bot.surfaces.teams.connector import Connector, auth_configuration, default_token_provider
-from bot.surfaces.teams.handler import Backend, TeamsBot
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.surfaces.teams.handler import TeamsBot
+from bot.surfaces.teams.lookups import CardLookups
 from bot.surfaces.teams.surface import TeamsSurface
+from bot.teams_config import TeamsSettings
 
 log = logging.getLogger(__name__)
 ROUTE = "/api/messages"
@@ -43,9 +43,7 @@ class TeamsEndpoint:
     def __init__(
         self,
         settings: TeamsSettings,
-        departments: Sequence[Department],
-        store: Store,
-        backend: Backend,
+        desk: Desk,
         token_provider: AccessTokenProviderBase | None = None,
     ) -> None:
         self.settings = settings
@@ -60,8 +58,10 @@ class TeamsEndpoint:
         )
         self.adapter = CloudAdapter(connection_manager=connections)
         self.adapter.on_turn_error = self._on_turn_error
-        self.surface = TeamsSurface(settings, departments, store, Connector(settings, tokens))
-        self.bot = TeamsBot(settings, departments, store, self.surface, backend)
+        self.surface = TeamsSurface(
+            settings, desk.departments(), CardLookups(desk.lookups), Connector(settings, tokens)
+        )
+        self.bot = TeamsBot(settings, desk, self.surface)
         self.validator = TokenValidator(settings) if settings.authenticated else None
         if self.validator is None:
             log.warning("teams.app_id is not set: %s accepts unauthenticated requests", ROUTE)

@@ -22,7 +22,7 @@ import aiohttp
 import jwt
 from microsoft_agents.hosting.core import ClaimsIdentity
 
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.teams_config import TeamsSettings
 
 log = logging.getLogger(__name__)
 KEYS_TTL = 24 * 3600.0

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot import untrusted
 from bot.actions import Action, BadAction, Verb
+from bot.domain import Draft
 from bot.ports import Card, CardAction
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -197,6 +198,39 @@ def confirm_reply_card(
             style="positive",
         ),
         execute("Cancel", "cancel", {**base, "kind": "cancel"}),
+    ]
+    return adaptive(body, actions)
+
+
+def approval_card(draft: Draft, outcome: str = "") -> Json:
+    """A draft public reply for the department's approvers: Approve posts it, Reject drops
+    it. With ``outcome`` (after a decision) the card only says what happened."""
+    thread = draft.thread
+    body = [
+        rich(
+            run(
+                f"Public reply for approval on {thread.short_id} ({thread.network}), "
+                f"drafted by {draft.author.label}. Approving posts it publicly.",
+                weight="Bolder",
+            )
+        ),
+        rich(run(draft.text, limit=MAX_TEXT)),
+    ]
+    if outcome:
+        return adaptive([*body, rich(run(outcome, limit=MAX_TEXT, color="Good"))])
+    actions = [
+        execute(
+            "Approve and post",
+            Verb.APPROVE,
+            {"action": Action(Verb.APPROVE, draft.id).encode(), "kind": "draft"},
+            style="positive",
+        ),
+        execute(
+            "Reject",
+            Verb.REJECT,
+            {"action": Action(Verb.REJECT, draft.id).encode(), "kind": "draft"},
+            style="destructive",
+        ),
     ]
     return adaptive(body, actions)
 

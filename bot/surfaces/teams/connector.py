@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import aiohttp
 from microsoft_agents.activity import (
@@ -28,7 +29,8 @@ from microsoft_agents.hosting.core.authorization import AuthTypes
 from microsoft_agents.hosting.core.connector import TeamsConnectorClient
 
 from bot.errors import SwitchboardError
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.retry_after import parse_retry_after
+from bot.teams_config import TeamsSettings
 
 SCOPE = AuthenticationConstants.AGENTS_SDK_SCOPE
 MESSAGE_ID = ";messageid="
@@ -74,10 +76,6 @@ def split_conversation(conversation_id: str) -> tuple[str, str]:
 
 
 def _retry_after(headers: object) -> float | None:
-    from datetime import UTC, datetime
-
-    from bot.retry_after import parse_retry_after
-
     value = getattr(headers, "get", lambda _k: None)("Retry-After")
     return parse_retry_after(None if value is None else str(value), datetime.now(UTC))
 

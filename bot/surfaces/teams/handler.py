@@ -1,8 +1,10 @@
 """What the bot does with each activity Teams sends: @mention commands, card actions
 (``adaptiveCard/action`` invokes), and being added to a team.
 
-Activities become ``Interaction`` values for the platform-free handlers; nothing here
-decides product rules.
+Activities become ``Interaction`` values for the desk (the application facade); nothing
+here decides product rules. A reply in a department whose replies need approval comes back
+as a draft: its approval card (Approve / Reject) goes into the card's reply chain, and the
+approvers are the people acting from that department's channel.
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from microsoft_agents.activity import Activity, InvokeResponse, TurnContextProtocol
@@ -19,32 +20,21 @@ from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, TeamsConnectorClient
 
 from bot import commands
-from bot.actions import Action, BadAction, Verb
-from bot.config import Department
-from bot.domain import Person, Thread
+from bot.actions import DRAFT_VERBS, Action, BadAction, Verb
+from bot.desk import Desk
+from bot.domain import Draft, Person
 from bot.errors import SwitchboardError
-from bot.interaction import Interaction, Response
-from bot.ports import Card
-from bot.store import Store
+from bot.interaction import Interaction
 from bot.surfaces.teams import card as cards
-from bot.surfaces.teams.connector import split_conversation
-from bot.surfaces.teams.settings import TeamsSettings
-from bot.surfaces.teams.surface import TeamsSurface, thread_for_conversation
+from bot.surfaces.teams.connector import TeamsApiError, split_conversation
+from bot.surfaces.teams.surface import TeamsSurface
+from bot.teams_config import TeamsSettings
 
 log = logging.getLogger(__name__)
 Ctx = TurnContextProtocol[Activity]
 SURFACE = "teams"
 GUEST_ROLES = {"guest", "anonymous"}
 GUEST_CACHE_SECONDS = 300.0
-
-
-@dataclass(frozen=True)
-class Backend:
-    """The platform-free side the Teams bot talks to."""
-
-    handle: Callable[[Interaction], Awaitable[Response]]
-    render: Callable[[Thread, int | None], Awaitable[Card]]
-    find: Callable[[str | None, Person | None], Awaitable[Thread]]
 
 
 def _get(data: object, *path: str) -> Any:
@@ -59,18 +49,15 @@ class TeamsBot(ActivityHandler):
     def __init__(
         self,
         settings: TeamsSettings,
-        departments: Sequence[Department],
-        store: Store,
+        desk: Desk,
         surface: TeamsSurface,
-        backend: Backend,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.desk = desk
         self.surface = surface
-        self.backend = backend
         self.clock = clock
-        self._by_channel = {d.teams_channel: d.name for d in departments if d.teams_channel}
+        self._by_channel = {d.teams_channel: d.name for d in desk.departments() if d.teams_channel}
         self._guests: dict[str, tuple[float, bool]] = {}
 
     # messages ------------------------------------------------------------------------------
@@ -93,18 +80,18 @@ class TeamsBot(ActivityHandler):
             await self._say(turn_context, str(exc))
             return
         if interaction.thread_ref is None:
-            chain = await thread_for_conversation(self.store, activity.conversation.id)
+            chain = await self.surface.lookups.thread_for(activity.conversation.id)
             if chain:
                 interaction = dataclasses.replace(interaction, thread_ref=chain)
         if interaction.verb is Verb.REPLY:
             await self._confirm_reply(turn_context, interaction)
             return
-        response = await self.backend.handle(interaction)
+        response = await self.desk.handle(interaction)
         await self._say(turn_context, response.text)
 
     async def _confirm_reply(self, turn_context: Ctx, interaction: Interaction) -> None:
         try:
-            thread = await self.backend.find(interaction.thread_ref, interaction.actor)
+            thread = await self.desk.thread(interaction.thread_ref, interaction.actor)
         except SwitchboardError as exc:
             await self._say(turn_context, exc.user_text())
             return
@@ -159,9 +146,13 @@ class TeamsBot(ActivityHandler):
                 department=str(data.get("department") or "") or None,
                 text=str(data.get("note", "")).strip(),
             )
+        if decoded.verb in DRAFT_VERBS:
+            return await self._decide(interaction, decoded.thread_id)
         if decoded.verb is Verb.REPLY:
             interaction = await self._with_membership(interaction)
-        response = await self.backend.handle(interaction)
+        response = await self.desk.handle(interaction)
+        if response.ok and response.draft is not None:
+            await self._request_approval(response.draft)
         if kind == "confirm":
             return cards.card_response(cards.notice_card(response.text, response.ok))
         if not response.ok or response.thread is None:
@@ -169,14 +160,48 @@ class TeamsBot(ActivityHandler):
         placement = data.get("placement")
         if not isinstance(placement, int) or not 0 <= placement <= response.thread.placement:
             placement = None
-        card = await self.backend.render(response.thread, placement)
+        card = await self.desk.card(response.thread, placement)
         return cards.card_response(self.surface.render(card))
+
+    async def _decide(self, interaction: Interaction, draft_id: str) -> dict[str, Any]:
+        """Approve / Reject on an approval card; the card is replaced by the outcome."""
+        try:
+            draft = await self.desk.draft(draft_id)
+        except SwitchboardError as exc:
+            return cards.message_response(exc.user_text())
+        member = interaction.channel_department == draft.thread.department
+        response = await self.desk.handle(
+            dataclasses.replace(
+                interaction, thread_ref=draft.thread.id, draft_id=draft.id, is_member=member
+            )
+        )
+        if not response.ok:
+            return cards.message_response(response.text)
+        who = interaction.actor.label
+        if interaction.verb is Verb.APPROVE:
+            url = response.reply.url if response.reply else ""
+            line = f"Approved by {who} and posted publicly" + (f": {url}" if url else ".")
+        else:
+            line = f"Rejected by {who}; not posted."
+        return cards.card_response(cards.approval_card(draft, line))
+
+    async def _request_approval(self, draft: Draft) -> None:
+        """Put the approval card under the thread's Teams card (its reply chain)."""
+        refs = [r for r in await self.desk.card_refs(draft.thread) if r.surface == SURFACE]
+        current = [r for r in refs if r.placement == draft.thread.placement]
+        if not current:
+            log.warning("no Teams card for %s; approval card not shown", draft.thread.short_id)
+            return
+        try:
+            await self.surface.post_in_thread(current[-1], cards.approval_card(draft))
+        except TeamsApiError as exc:
+            log.warning("could not show the approval card of %s: %s", draft.thread.short_id, exc)
 
     async def _with_membership(self, interaction: Interaction) -> Interaction:
         """Members of a department are the people in its channel: a reply from there is
         from a member; from anywhere else (another channel, a personal chat) it is not."""
         try:
-            thread = await self.backend.find(interaction.thread_ref, interaction.actor)
+            thread = await self.desk.thread(interaction.thread_ref, interaction.actor)
         except SwitchboardError:
             return interaction
         member = interaction.channel_department == thread.department

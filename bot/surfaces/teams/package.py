@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from bot.errors import ConfigError
-from bot.surfaces.teams.settings import GUID, TeamsSettings
+from bot.teams_config import GUID, TeamsSettings
 
 MANIFEST_VERSION = "1.17"
 SCHEMA = (

@@ -1,8 +1,7 @@
 """The Teams surface: thread cards as new conversations in department channels.
 
-Everything needed to find a card again lives in the store, so any replica can update it:
-the ``CardRef`` (conversation id + activity id) and, under surface-owned cursor keys, the
-card posted for each dispatcher key and the thread behind each card conversation.
+Everything needed to find a card again is shared by every replica: the ``CardRef``
+(conversation id + activity id, kept by the dispatcher) and the ``CardLookups`` entries.
 """
 
 from __future__ import annotations
@@ -15,26 +14,12 @@ from microsoft_agents.activity import Activity, ChannelAccount, ConversationPara
 from bot.config import Department
 from bot.domain import CardRef
 from bot.ports import Card
-from bot.store import Store
-from bot.surfaces.teams.card import attachment, plain, summary, thread_card
+from bot.surfaces.teams.card import Json, attachment, plain, summary, thread_card
 from bot.surfaces.teams.connector import Connector, TeamsApiError, split_conversation
-from bot.surfaces.teams.settings import TeamsSettings
+from bot.surfaces.teams.lookups import CardLookups
+from bot.teams_config import TeamsSettings
 
 log = logging.getLogger(__name__)
-POSTED = "teams:card:"
-THREAD_OF = "teams:conversation:"
-
-
-def _conversation_key(conversation_id: str) -> str:
-    channel, root = split_conversation(conversation_id)
-    return f"{THREAD_OF}{channel};{root}"
-
-
-async def thread_for_conversation(store: Store, conversation_id: str) -> str | None:
-    """The thread whose card started ``conversation_id`` (a card's reply chain), if any."""
-    if not split_conversation(conversation_id)[1]:
-        return None
-    return await store.get_cursor(_conversation_key(conversation_id))
 
 
 class TeamsSurface:
@@ -46,12 +31,12 @@ class TeamsSurface:
         self,
         settings: TeamsSettings,
         departments: Sequence[Department],
-        store: Store,
+        lookups: CardLookups,
         connector: Connector | None = None,
     ) -> None:
         self.settings = settings
         self.departments = {d.name: d for d in departments}
-        self.store = store
+        self.lookups = lookups
         self.connector = connector or Connector(settings)
 
     def channel_for(self, department: str) -> str | None:
@@ -70,9 +55,9 @@ class TeamsSurface:
         )
 
     async def post_card(self, channel: str, card: Card, key: str) -> CardRef:
-        stored = await self.store.get_cursor(POSTED + key)
-        if stored:
-            return CardRef.model_validate_json(stored)
+        stored = await self.lookups.posted(key)
+        if stored is not None:
+            return stored
         tenant = self.settings.tenant_id
         channel_data: dict[str, object] = {"channel": {"id": channel}}
         if tenant:
@@ -97,8 +82,7 @@ class TeamsSurface:
             department=card.department,
             placement=card.placement,
         )
-        await self.store.set_cursor(POSTED + key, ref.model_dump_json())
-        await self.store.set_cursor(_conversation_key(conversation), card.thread_id)
+        await self.lookups.remember(key, ref, card.thread_id)
         return ref
 
     async def update_card(self, ref: CardRef, card: Card) -> None:
@@ -128,6 +112,12 @@ class TeamsSurface:
             if exc.status != 404:
                 raise
             log.warning("conversation of card %s is gone from Teams; line dropped", ref.message_id)
+
+    async def post_in_thread(self, ref: CardRef, card: Json) -> None:
+        """An Adaptive Card in the reply chain of the card ``ref`` (an approval request)."""
+        activity = Activity(type="message", attachments=[attachment(card)])
+        activity.reply_to_id = ref.message_id
+        await self.connector.send(ref.channel, activity)
 
     async def close(self) -> None:
         await self.connector.close()

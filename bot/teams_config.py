@@ -1,4 +1,4 @@
-"""The ``teams`` config section."""
+"""The ``teams`` config section (kept in the core config, so config imports no surface)."""
 
 from __future__ import annotations
 

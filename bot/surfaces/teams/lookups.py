@@ -1,0 +1,50 @@
+"""What the Teams side must find again, in the key-value port, so any replica can:
+
+- the card posted for each dispatcher key (``post_card`` is idempotent per key), and
+- the thread behind each card's conversation (a reply chain in a channel), so commands typed
+  under a card act on its thread.
+
+Both expire: a dispatcher key is retried for minutes, not months; a card older than the
+conversation entry's lifetime no longer maps its replies to the thread (they are refused
+with "which thread?" and can name one, ``claim T-12``).
+"""
+
+from __future__ import annotations
+
+from bot.domain import CardRef
+from bot.storage import KeyValue
+from bot.surfaces.teams.connector import split_conversation
+
+POSTED = "teams.posted"
+CONVERSATIONS = "teams.conversation"
+POSTED_TTL_SECONDS = 30 * 24 * 3600.0
+CONVERSATION_TTL_SECONDS = 90 * 24 * 3600.0
+
+
+def conversation_key(conversation_id: str) -> str:
+    channel, root = split_conversation(conversation_id)
+    return f"{channel};{root}"
+
+
+class CardLookups:
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    async def posted(self, key: str) -> CardRef | None:
+        stored = await self.kv.kv_get(POSTED, key)
+        return CardRef.model_validate_json(stored) if stored else None
+
+    async def remember(self, key: str, ref: CardRef, thread_id: str) -> None:
+        await self.kv.kv_put(POSTED, key, ref.model_dump_json(), ttl=POSTED_TTL_SECONDS)
+        await self.kv.kv_put(
+            CONVERSATIONS,
+            conversation_key(ref.channel),
+            thread_id,
+            ttl=CONVERSATION_TTL_SECONDS,
+        )
+
+    async def thread_for(self, conversation_id: str) -> str | None:
+        """The thread whose card started ``conversation_id`` (a card's reply chain), if any."""
+        if not split_conversation(conversation_id)[1]:
+            return None
+        return await self.kv.kv_get(CONVERSATIONS, conversation_key(conversation_id))
