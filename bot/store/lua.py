@@ -168,12 +168,12 @@ local function kv_live(key, now)
   return cur[1] ~= false and (not cur[2] or tonumber(cur[2]) > now)
 end
 
-local function kv_put(key, value, until, gc)
+local function kv_put(key, value, deadline, gc)
   redis.call('DEL', key)
-  if until == '' then
+  if deadline == '' then
     redis.call('HSET', key, 'value', value)
   else
-    redis.call('HSET', key, 'value', value, 'until', until)
+    redis.call('HSET', key, 'value', value, 'until', deadline)
     redis.call('PEXPIRE', key, gc)
   end
 end
@@ -218,23 +218,23 @@ MIGRATE_LEASE = (
 -- 'keep' turns it into a schema 2 lease hash; a lease hash is read the same way.
 local mode, now, grace = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
 local kind = redis.call('TYPE', KEYS[1]).ok
-local holder, left
+local holder, deadline
 if kind == 'string' then
-  holder, left = redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])
+  holder, deadline = redis.call('GET', KEYS[1]), now + redis.call('PTTL', KEYS[1]) / 1000
 elseif kind == 'hash' and mode ~= 'keep' then
   local cur = redis.call('HMGET', KEYS[1], 'holder', 'until')
-  holder, left = cur[1], (tonumber(cur[2] or 0) - now) * 1000
+  holder, deadline = cur[1], tonumber(cur[2] or now)
 else
   return 0
 end
 redis.call('DEL', KEYS[1])
-if left <= 0 then return 1 end
-local until, gc = now + left / 1000, math.ceil(2 * left) + grace
+if deadline <= now then return 1 end
+local gc = math.ceil(2000 * (deadline - now)) + grace
 if mode == 'keep' then
-  redis.call('HSET', KEYS[1], 'holder', holder, 'until', until)
+  redis.call('HSET', KEYS[1], 'holder', holder, 'until', deadline)
   redis.call('PEXPIRE', KEYS[1], gc)
 elseif mode == 'kv' and not kv_live(KEYS[2], now) then
-  kv_put(KEYS[2], ARGV[2] ~= '' and ARGV[2] or holder, until, gc)
+  kv_put(KEYS[2], ARGV[2] ~= '' and ARGV[2] or holder, deadline, gc)
 end
 return 1
 """

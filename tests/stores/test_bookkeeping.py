@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.domain import CardRef, EventKind
 from bot.store import Store
 
 from .builders import event, ingest, mention, person
+from .conftest import FakeClock
 
-LEASE = 0.2
+LEASE = 30.0
 
 
 async def test_active_thread_per_person(store: Store) -> None:
@@ -38,7 +37,7 @@ async def test_card_refs_per_thread_and_key(store: Store) -> None:
     assert await store.card_refs("th-2") == {"slack:0": moved}
 
 
-async def test_outbox_claim_ack_and_lease_expiry(store: Store) -> None:
+async def test_outbox_claim_ack_and_lease_expiry(store: Store, clock: FakeClock) -> None:
     assert await store.outbox_claim(LEASE) is None
     a = (await ingest(store, mention(1))).thread
     b = (await ingest(store, mention(2))).thread
@@ -53,7 +52,9 @@ async def test_outbox_claim_ack_and_lease_expiry(store: Store) -> None:
 
     await store.outbox_ack(first.id)
     assert await store.outbox_size() == 1
-    await asyncio.sleep(LEASE + 0.1)
+    clock.advance(LEASE - 1)
+    assert await store.outbox_claim(LEASE) is None, "still within the lease"
+    clock.advance(1)
 
     again = await store.outbox_claim(LEASE)
     assert again == second, "an item not acked in time comes back"
@@ -61,7 +62,7 @@ async def test_outbox_claim_ack_and_lease_expiry(store: Store) -> None:
     await store.outbox_ack(again.id)
     await store.outbox_ack("no-such-item")
     assert await store.outbox_size() == 0
-    await asyncio.sleep(LEASE + 0.1)
+    clock.advance(LEASE + 1)
     assert await store.outbox_claim(LEASE) is None
 
 
@@ -101,15 +102,26 @@ async def test_lease_has_one_holder_and_renews(store: Store) -> None:
     assert not await store.acquire_lease("poll:mastodon", "replica-a", 5)
 
 
-async def test_lease_expires_unless_renewed(store: Store) -> None:
-    assert await store.acquire_lease("poll", "replica-a", 0.4)
-    await asyncio.sleep(0.25)
-    assert await store.acquire_lease("poll", "replica-a", 0.4)
-    await asyncio.sleep(0.25)
-    assert not await store.acquire_lease("poll", "replica-b", 0.4), "renewal extended it"
-    await asyncio.sleep(0.3)
-    assert await store.acquire_lease("poll", "replica-b", 0.4), "a dead holder's lease expires"
-    assert not await store.acquire_lease("poll", "replica-a", 0.4)
+async def test_lease_expires_unless_renewed(store: Store, clock: FakeClock) -> None:
+    assert await store.acquire_lease("poll", "replica-a", 40)
+    clock.advance(25)
+    assert await store.acquire_lease("poll", "replica-a", 40)
+    clock.advance(25)
+    assert not await store.acquire_lease("poll", "replica-b", 40), "renewal extended it"
+    clock.advance(14)
+    assert not await store.acquire_lease("poll", "replica-b", 40)
+    clock.advance(1)
+    assert await store.acquire_lease("poll", "replica-b", 40), "a dead holder's lease expires"
+    assert not await store.acquire_lease("poll", "replica-a", 40)
+
+
+async def test_released_or_lapsed_lease_is_free(store: Store, clock: FakeClock) -> None:
+    assert await store.acquire_lease("poll", "replica-a", 5)
+    await store.release_lease("poll", "replica-a")
+    assert await store.acquire_lease("poll", "replica-b", 5)
+    clock.advance(3600)
+    await store.release_lease("poll", "replica-b")
+    assert await store.acquire_lease("poll", "replica-a", 5)
 
 
 async def test_own_posts_are_remembered(store: Store) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from bot.domain import ReplyRecord, ReplyStatus
@@ -11,6 +9,7 @@ from bot.errors import StoreError
 from bot.store import Store
 
 from .builders import person
+from .conftest import FakeClock
 
 
 def record(
@@ -76,10 +75,11 @@ async def test_failed_reply_can_be_retried(store: Store) -> None:
     assert not (await store.reply_begin(record(name="carol"), 30))[1]
 
 
-async def test_attempt_of_a_dead_holder_is_taken_over(store: Store) -> None:
-    await store.reply_begin(record(), 0.2)
-    assert not (await store.reply_begin(record(name="bob"), 0.2))[1]
-    await asyncio.sleep(0.3)
+async def test_attempt_of_a_dead_holder_is_taken_over(store: Store, clock: FakeClock) -> None:
+    await store.reply_begin(record(), 60)
+    clock.advance(59)
+    assert not (await store.reply_begin(record(name="bob"), 60))[1]
+    clock.advance(1)
     stored, owned = await store.reply_begin(record(name="bob"), 30)
     assert owned
     assert stored.actor == person("bob")
