@@ -54,7 +54,7 @@ class Switchboard:
             Router(self.config.routing.rules, self.config.default_department),
             by_name,
         )
-        self.replies = ReplyService(self.threads)
+        self.replies = ReplyService(self.threads, self.store)
         self.drafts = DraftService(self.threads, self.replies, self.store)
         lease = self.config.server.lease_seconds
         self.dispatcher = CardDispatcher(
@@ -64,7 +64,7 @@ class Switchboard:
             self.threads, self.replies, self.drafts, self.store, self.dispatcher.render, self.store
         )
         """The facade every surface is given (never this object)."""
-        self.ingestor = Ingestor(self.threads, self.sources, lease_seconds=lease)
+        self.ingestor = Ingestor(self.threads, self.sources, self.store, lease_seconds=lease)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 

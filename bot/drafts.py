@@ -15,17 +15,16 @@ from bot.domain import Draft, EventKind, Person, ReplyRecord, ReplyStatus, Threa
 from bot.errors import NotAllowed, ReplyInProgress, SwitchboardError
 from bot.replies import ReplyService
 from bot.service import ThreadService, new_id
+from bot.storage import DRAFT_DECISION as DECISIONS
+from bot.storage import DRAFT_KEY as KEYS
+from bot.storage import DRAFT_PENDING as PENDING
+from bot.storage import DRAFT_RECORDED as RECORDED
 from bot.storage import KeyValue
 
 APPROVED = "approved"
 REJECTED = "rejected"
 DRAFT_TTL_SECONDS = 30 * 24 * 3600.0
 """How long a draft's idempotency key and decision are kept (the audit log keeps them all)."""
-KEYS = "draft.key"
-DECISIONS = "draft.decision"
-RECORDED = "draft.recorded"
-PENDING = "draft.pending"
-"""thread id -> its latest undecided draft (deleted once sent, approved or rejected)."""
 
 
 class AlreadyDecided(SwitchboardError):

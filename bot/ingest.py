@@ -47,6 +47,8 @@ class SourceHealth:
 class Ingestor:
     threads: ThreadService
     sources: Sequence[Source]
+    store: IngestStore
+    """Cursors, our own posts and the per-source polling lease."""
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)
     lease_seconds: float = 60.0
     first_backoff: float = 1.0
@@ -60,7 +62,7 @@ class Ingestor:
 
     async def poll_once(self, source: Source) -> bool:
         """One fetch-store-advance cycle; returns whether the source has more ready."""
-        store: IngestStore = self.threads.store
+        store = self.store
         cursor = await store.get_cursor(source.name)
         batch = await source.fetch(cursor)
         for mention in batch.mentions:
@@ -76,7 +78,7 @@ class Ingestor:
         return batch.more
 
     async def supervise(self, source: Source, stop: asyncio.Event) -> None:
-        store: IngestStore = self.threads.store
+        store = self.store
         lease = f"source:{source.name}"
         backoff = self.first_backoff
         try:

@@ -28,9 +28,11 @@ REPLY_LEASE_SECONDS = 60.0
 
 
 class ReplyService:
-    def __init__(self, threads: ThreadService, lease_seconds: float = REPLY_LEASE_SECONDS) -> None:
+    def __init__(
+        self, threads: ThreadService, store: ReplyStore, lease_seconds: float = REPLY_LEASE_SECONDS
+    ) -> None:
         self.threads = threads
-        self.store: ReplyStore = threads.store
+        self.store = store
         self.lease_seconds = lease_seconds
 
     async def record(self, key: str) -> ReplyRecord | None:

@@ -39,7 +39,7 @@ from bot.errors import (
 )
 from bot.ports import Source
 from bot.routing import Router
-from bot.storage import ServiceStore
+from bot.storage import ThreadStore
 from bot.store import IngestOutcome, IngestStatus
 
 Mutation = Callable[[Thread], Thread | None]
@@ -77,7 +77,7 @@ class Directory:
 class ThreadService:
     def __init__(
         self,
-        store: ServiceStore,
+        store: ThreadStore,
         directory: Directory,
         router: Router,
         sources: Mapping[str, Source] | None = None,

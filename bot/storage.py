@@ -249,11 +249,6 @@ class IngestStore(SourceState, Coordination, Protocol):
     """What the ingestor touches: cursors and the per-source polling lease."""
 
 
-class ServiceStore(ThreadStore, ReplyStore, IngestStore, KeyValue, Protocol):
-    """What reaches the reply service, the ingestor and the handlers through the thread
-    service (``ThreadService.store``): everything but the card outbox and health."""
-
-
 ROLE_PORTS: tuple[type, ...] = (
     ThreadRepository,
     CardOutbox,
@@ -265,3 +260,23 @@ ROLE_PORTS: tuple[type, ...] = (
     Health,
 )
 """Every role port; a complete store implements them all."""
+
+
+# Key-value namespaces: each is owned by one consumer; the store's upgrade moves old data in.
+DAY = 86_400.0
+TEAMS_POSTED = "teams.posted"
+"""Teams surface: card key -> the posted ``CardRef`` JSON."""
+TEAMS_POSTED_TTL = 30 * DAY
+TEAMS_CONVERSATION = "teams.conversation"
+"""Teams surface: ``<channel>;<root activity>`` -> thread id."""
+TEAMS_CONVERSATION_TTL = 90 * DAY
+SLACK_EVENT = "slack.event"
+"""Slack surface: event id -> "1" (an event delivered twice is handled once)."""
+DRAFT_KEY = "draft.key"
+"""Draft replies: interaction key -> draft id (a draft is recorded once per key)."""
+DRAFT_RECORDED = "draft.recorded"
+"""Draft replies: ``<draft id>:<decision>`` -> "1" (the decision was recorded once)."""
+DRAFT_DECISION = "draft.decision"
+"""Draft replies: draft id -> "approved" or "rejected"."""
+DRAFT_PENDING = "draft.pending"
+"""Draft replies: thread id -> its latest undecided draft (``approve T-12``)."""

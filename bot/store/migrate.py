@@ -8,21 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DAY = 86_400.0
-TEAMS_POSTED = "teams.posted"
-"""Teams surface: card key -> the posted ``CardRef`` JSON."""
-TEAMS_CONVERSATION = "teams.conversation"
-"""Teams surface: ``<channel>;<root activity>`` -> thread id."""
-DRAFT_KEY = "draft.key"
-"""Draft replies: interaction key -> draft id (a draft is recorded once per key)."""
-DRAFT_RECORDED = "draft.recorded"
-"""Draft replies: ``<draft id>:<decision>`` -> "1" (the decision was recorded once)."""
-DRAFT_DECISION = "draft.decision"
-"""Draft replies: draft id -> "approved" or "rejected"."""
+from bot.storage import (
+    DRAFT_DECISION,
+    DRAFT_KEY,
+    DRAFT_RECORDED,
+    TEAMS_CONVERSATION,
+    TEAMS_CONVERSATION_TTL,
+    TEAMS_POSTED,
+    TEAMS_POSTED_TTL,
+)
 
 CURSOR_MOVES = (
-    ("teams:card:", TEAMS_POSTED, 30 * DAY),
-    ("teams:conversation:", TEAMS_CONVERSATION, 90 * DAY),
+    ("teams:card:", TEAMS_POSTED, TEAMS_POSTED_TTL),
+    ("teams:conversation:", TEAMS_CONVERSATION, TEAMS_CONVERSATION_TTL),
 )
 
 

@@ -41,7 +41,9 @@ async def test_a_storm_slows_the_poller_and_loses_nothing(tmp_path: Path) -> Non
         settings = ReplaySettings(name="stormy", type="replay", path=str(items), batch_size=10)
         stormy = StormySource(settings, storms=4, outages=3)
         time = FakeTime()
-        ingestor = Ingestor(board.threads, [stormy, board.sources[0]], sleep=time.sleep)
+        ingestor = Ingestor(
+            board.threads, [stormy, board.sources[0]], board.store, sleep=time.sleep
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(ingestor.run(stop))
         seen: set[str] = set()
@@ -74,8 +76,8 @@ async def test_only_one_replica_polls_a_source(tmp_path: Path) -> None:
         sources = [StormySource(settings, storms=0), StormySource(settings, storms=0)]
         time = FakeTime()
         replicas = [
-            Ingestor(one.threads, [sources[0]], lease_seconds=5, sleep=time.sleep),
-            Ingestor(two.threads, [sources[1]], lease_seconds=5, sleep=time.sleep),
+            Ingestor(one.threads, [sources[0]], one.store, lease_seconds=5, sleep=time.sleep),
+            Ingestor(two.threads, [sources[1]], two.store, lease_seconds=5, sleep=time.sleep),
         ]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(r.run(stop)) for r in replicas]

@@ -96,11 +96,11 @@ async def test_restart_finishes_a_pending_reply_without_posting_twice(
             await replay(first).reply(mention, "hi", "crash-1")
         # the process dies here; a new one starts on the same store and replies file
         second = board_for(store, items, replies_path=str(replies_file))
-        assert await ReplyService(second.threads).recover() == 0  # lease still live
+        assert await ReplyService(second.threads, second.store).recover() == 0  # lease still live
         finished: list[int] = []
 
         async def recovered_once_the_lease_ran_out() -> bool:
-            finished.append(await ReplyService(second.threads).recover())
+            finished.append(await ReplyService(second.threads, second.store).recover())
             return sum(finished) > 0
 
         await eventually(recovered_once_the_lease_ran_out)  # the store's lease is wall-clock
@@ -109,4 +109,4 @@ async def test_restart_finishes_a_pending_reply_without_posting_twice(
         assert done is not None and done.status is ReplyStatus.SENT
         lines = replies_file.read_text().splitlines()
         assert len(lines) == 1
-        assert await ReplyService(second.threads).recover() == 0
+        assert await ReplyService(second.threads, second.store).recover() == 0

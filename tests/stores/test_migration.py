@@ -9,8 +9,8 @@ from contextlib import closing
 import pytest
 
 from bot.domain import CardRef
+from bot.storage import DAY
 from bot.store import Store
-from bot.store.migrate import DAY
 from bot.store.redis import RedisStore
 
 from .conftest import Backend, FakeClock

@@ -16,7 +16,6 @@ from bot.storage import (
     Presence,
     ReplyLedger,
     ReplyStore,
-    ServiceStore,
     SourceState,
     ThreadRepository,
     ThreadStore,
@@ -70,12 +69,11 @@ def typed(store: SQLiteStore | RedisStore) -> list[object]:
     presence: Presence = store
     kv: KeyValue = store
     health: Health = store
-    service: ServiceStore = store
     thread_store: ThreadStore = store
     reply_store: ReplyStore = store
     ingest_store: IngestStore = store
     full: Store = store
-    combined: list[object] = [service, thread_store, reply_store, ingest_store, full]
+    combined: list[object] = [thread_store, reply_store, ingest_store, full]
     return [threads, cards, leases, sources, replies, presence, kv, health, *combined]
 
 
@@ -95,7 +93,7 @@ async def test_store_instances_pass_runtime_port_checks() -> None:
     redis = RedisStore.from_url("redis://127.0.0.1:1/0")  # never connects
     try:
         for store in (sqlite, redis):
-            assert len(typed(store)) == 13
+            assert len(typed(store)) == 12
             assert all(isinstance(store, port) for port in ROLE_PORTS)
     finally:
         await sqlite.close()

@@ -6,9 +6,10 @@ import pytest
 
 from bot.config import Department
 from bot.ports import Card, CardAction
+from bot.storage import TEAMS_POSTED
 from bot.store import Store
 from bot.surfaces.teams.connector import Connector, TeamsApiError
-from bot.surfaces.teams.lookups import POSTED, CardLookups
+from bot.surfaces.teams.lookups import CardLookups
 from bot.surfaces.teams.surface import TeamsSurface
 from bot.teams_config import TeamsSettings
 from tests.teams.fakes import ConnectorFake
@@ -148,7 +149,7 @@ async def test_a_missing_token_is_refused_by_the_connector(
         await teams.post_card(SUPPORT, make_card(), "k")
     assert caught.value.status == 401
     assert connector.cards() == []
-    assert await store.kv_get(POSTED, "k") is None
+    assert await store.kv_get(TEAMS_POSTED, "k") is None
     await teams.close()
 
 

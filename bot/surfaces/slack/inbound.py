@@ -26,6 +26,7 @@ from bot.desk import Desk
 from bot.domain import CardRef, Person
 from bot.errors import SwitchboardError
 from bot.interaction import Interaction, Response
+from bot.storage import SLACK_EVENT
 from bot.surfaces.slack.blocks import CARD_EVENT
 from bot.surfaces.slack.escape import SECTION_TEXT, fit, mrkdwn, plain
 from bot.surfaces.slack.surface import SlackSurface
@@ -33,7 +34,6 @@ from bot.surfaces.slack.webapi import SlackCallError, SlackWebApi
 
 log = logging.getLogger(__name__)
 EVENT_TTL_SECONDS = 3600.0
-EVENTS_SEEN = "slack.event"
 LOOKUP_CACHE = 2048
 _LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 
@@ -121,7 +121,7 @@ class SlackInbound:
         if not event_id:
             return True
         taken = await self.desk.lookups.kv_put_if_absent(
-            EVENTS_SEEN, event_id, "1", ttl=EVENT_TTL_SECONDS
+            SLACK_EVENT, event_id, "1", ttl=EVENT_TTL_SECONDS
         )
         if not taken:
             log.info("Slack event %s already taken; ignoring the repeat", event_id)

@@ -12,13 +12,14 @@ with "which thread?" and can name one, ``claim T-12``).
 from __future__ import annotations
 
 from bot.domain import CardRef
-from bot.storage import KeyValue
+from bot.storage import (
+    TEAMS_CONVERSATION,
+    TEAMS_CONVERSATION_TTL,
+    TEAMS_POSTED,
+    TEAMS_POSTED_TTL,
+    KeyValue,
+)
 from bot.surfaces.teams.connector import split_conversation
-
-POSTED = "teams.posted"
-CONVERSATIONS = "teams.conversation"
-POSTED_TTL_SECONDS = 30 * 24 * 3600.0
-CONVERSATION_TTL_SECONDS = 90 * 24 * 3600.0
 
 
 def conversation_key(conversation_id: str) -> str:
@@ -31,20 +32,20 @@ class CardLookups:
         self.kv = kv
 
     async def posted(self, key: str) -> CardRef | None:
-        stored = await self.kv.kv_get(POSTED, key)
+        stored = await self.kv.kv_get(TEAMS_POSTED, key)
         return CardRef.model_validate_json(stored) if stored else None
 
     async def remember(self, key: str, ref: CardRef, thread_id: str) -> None:
-        await self.kv.kv_put(POSTED, key, ref.model_dump_json(), ttl=POSTED_TTL_SECONDS)
+        await self.kv.kv_put(TEAMS_POSTED, key, ref.model_dump_json(), ttl=TEAMS_POSTED_TTL)
         await self.kv.kv_put(
-            CONVERSATIONS,
+            TEAMS_CONVERSATION,
             conversation_key(ref.channel),
             thread_id,
-            ttl=CONVERSATION_TTL_SECONDS,
+            ttl=TEAMS_CONVERSATION_TTL,
         )
 
     async def thread_for(self, conversation_id: str) -> str | None:
         """The thread whose card started ``conversation_id`` (a card's reply chain), if any."""
         if not split_conversation(conversation_id)[1]:
             return None
-        return await self.kv.kv_get(CONVERSATIONS, conversation_key(conversation_id))
+        return await self.kv.kv_get(TEAMS_CONVERSATION, conversation_key(conversation_id))
