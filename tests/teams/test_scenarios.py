@@ -4,6 +4,7 @@ and the ``members`` reply policy."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from bot.actions import Verb
 from bot.domain import Person
 from bot.interaction import Interaction
 from bot.store import Store
+from bot.store.redis import RedisStore
+from bot.store.sqlite import SQLiteStore
 from bot.surfaces.cardlog import CardLogSurface
 from tests.teams.fakes import ConnectorFake
 from tests.teams.world import (
@@ -162,3 +165,51 @@ async def test_approval_policy_replies_become_drafts_with_an_approval_card(
         _, late = await w.post(invoke(actions["Reject"], conversation, w.service_url, user=BOB))
         assert "already approved" in late["value"]
         assert len(source.replies) == 1  # type: ignore[attr-defined]
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def bookkeeping(store: Store) -> tuple[set[str], set[str]]:
+    """The names in the store's cursor table and lease table, read from the store itself."""
+    if isinstance(store, SQLiteStore):
+        with sqlite3.connect(store.path) as db:
+            cursors = {row[0] for row in db.execute("SELECT source FROM cursors")}
+            leases = {row[0] for row in db.execute("SELECT name FROM leases")}
+        return cursors, leases
+    assert isinstance(store, RedisStore)
+    cursors = {text(k) for k in await store.client.hkeys(store.keys.cursors)}
+    head = store.keys.lease("x")[:-1]
+    leases = {text(k)[len(head) :] async for k in store.client.scan_iter(match=head + "*")}
+    return cursors, leases
+
+
+async def test_only_source_cursors_are_in_the_cursor_table(
+    store: Store, connector: ConnectorFake, tmp_path: Path
+) -> None:
+    """Cards, approvals and card conversations keep their lookups in the key-value port."""
+    async with world(store, connector, tmp_path) as w:
+        await w.mention(1, "my lawyer has a question")
+        await w.mention(2, "hello, does the app work offline?")
+        await w.board.ingestor.poll_once(w.board.sources[0])
+        [card] = connector.cards(LEGAL)
+        conversation = card["conversation"]["id"]
+        await w.post(message("claim", conversation, w.service_url))
+        said = [a.get("text", "") for a in connector.chain(card["id"])]
+        assert any("You have T-1001." in text for text in said), said
+        await w.post(
+            invoke(
+                card_actions(content(card))["Reply/Post publicly"],
+                conversation,
+                w.service_url,
+                inputs={"reply_text": "We will write to you."},
+            )
+        )
+        [request] = [a for a in connector.chain(card["id"]) if a.get("attachments")]
+        approve = card_actions(content(request))["Approve and post"]
+        await w.post(invoke(approve, conversation, w.service_url, user=BOB))
+        await w.board.dispatcher.drain()
+        cursors, leases = await bookkeeping(store)
+        assert cursors <= {s.name for s in w.board.sources}, cursors
+        assert not any(n.startswith(("teams:", "slack:", "draft:", "approval:")) for n in leases)
