@@ -44,7 +44,7 @@ class Echo(FakeServer):
         return web.Response(text="<html>maintenance</html>")
 
     async def _slow(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(2)
+        await asyncio.sleep(1)  # longer than the client waits: the client gives up first
         return web.json_response({})
 
 
@@ -124,9 +124,11 @@ async def test_4xx_is_never_retried(server: Echo, client: HttpClient) -> None:
     assert len(server.calls("/echo")) == 1
 
 
-async def test_network_errors_and_timeouts(client: HttpClient) -> None:
+async def test_network_errors_and_timeouts(server: Echo) -> None:
+    impatient = HttpClient(server.url, label="test", backoff=0.01, timeout=0.1)
     with pytest.raises(NetworkError, match="timed out"):
-        await client.get_json("/slow")
+        await impatient.get_json("/slow")
+    await impatient.close()
     closed = HttpClient("http://127.0.0.1:9", backoff=0.01)
     with pytest.raises(NetworkError, match=r"could not reach http://127\.0\.0\.1:9/x"):
         await closed.get_json("/x", params={"a": 1})

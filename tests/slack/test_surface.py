@@ -270,3 +270,16 @@ async def test_the_fake_speaks_slacks_wire_format(fake_slack: FakeSlack) -> None
         async with http.post(url + "nope.nothing", headers=bearer) as resp:
             assert (await resp.json())["error"] == "unknown_method"
     assert [c.method for c in fake_slack.calls()][-2:] == ["chat.update", "nope.nothing"]
+
+
+async def test_people_are_looked_up_again_once_the_cache_expires(workspace: FakeSlack) -> None:
+    time = FakeTime()
+    settings = SlackSettings.model_validate(workspace.settings())
+    surface = SlackSurface(settings, DEPARTMENTS, cache_seconds=120, clock=time.monotonic)
+    await surface.user_info("U0ALICE")
+    await time.advance(119)
+    await surface.user_info("U0ALICE")
+    assert len(workspace.calls("users.info")) == 1
+    await time.advance(2)
+    await surface.user_info("U0ALICE")
+    assert len(workspace.calls("users.info")) == 2

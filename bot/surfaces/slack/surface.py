@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from bot.aio import Clock
 from bot.config import Config, Department, SlackSettings
 from bot.domain import CardRef, Person
 from bot.errors import ConfigError
@@ -53,12 +54,18 @@ class SlackSurface:
         cache_seconds: float = 120.0,
         history_window: float = 3 * 86400.0,
         history_pages: int = 5,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
     ) -> None:
         self.settings = settings
         self.departments = {d.name: d for d in departments}
         self.api = api or SlackWebApi(
             settings.bot_token, settings.api_url, per_channel_interval=per_channel_interval
         )
+        self.clock = clock
+        """Decides when cached people and channel members are looked up again."""
+        self.wall_clock = wall_clock
+        """Epoch seconds: how far back the history is searched for an earlier card."""
         self.cache_seconds = cache_seconds
         self.history_window = history_window
         self.history_pages = history_pages
@@ -149,7 +156,7 @@ class SlackSurface:
     async def user_info(self, user_id: str) -> Person:
         """The Slack user as a ``Person``; guests (restricted accounts) have ``is_guest``."""
         cached = self._people.get(user_id)
-        if cached and cached[0] > time.monotonic():
+        if cached and cached[0] > self.clock():
             return cached[1]
         user = (await self.api.call("users.info", user=user_id)).get("user") or {}
         profile = user.get("profile") or {}
@@ -160,7 +167,7 @@ class SlackSurface:
             name=str(name),
             is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
         )
-        self._people[user_id] = (time.monotonic() + self.cache_seconds, person)
+        self._people[user_id] = (self.clock() + self.cache_seconds, person)
         return person
 
     async def is_member(self, user_id: str, department: str) -> bool:
@@ -231,7 +238,7 @@ class SlackSurface:
     async def _find_posted(self, channel: str, key: str) -> str | None:
         """Scan the channel's history since the last scan (or the window) for card keys."""
         found = self._found.setdefault(channel, {})
-        oldest = self._scanned.get(channel) or f"{time.time() - self.history_window:.6f}"
+        oldest = self._scanned.get(channel) or f"{self.wall_clock() - self.history_window:.6f}"
         newest = oldest
         cursor = ""
         for _ in range(self.history_pages):
@@ -257,10 +264,10 @@ class SlackSurface:
         self, key: str, load: Callable[[str], Awaitable[list[str]]], arg: str
     ) -> frozenset[str]:
         cached = self._members.get(key)
-        if cached and cached[0] > time.monotonic():
+        if cached and cached[0] > self.clock():
             return cached[1]
         members = frozenset(await load(arg))
-        self._members[key] = (time.monotonic() + self.cache_seconds, members)
+        self._members[key] = (self.clock() + self.cache_seconds, members)
         return members
 
     async def _group_members(self, group: str) -> list[str]:
