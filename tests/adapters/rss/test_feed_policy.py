@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,34 +16,7 @@ from adapters.feeds import parse_feed
 from adapters.rss import RssSource
 from bot.errors import SourceError
 from tests.adapters.fakes.rss_fake import RssFake, atom
-
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "rss"
-
-
-def sample(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[RssFake]:
-    server = RssFake()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def make() -> AsyncIterator[Callable[..., RssSource]]:
-    made: list[RssSource] = []
-
-    def build(url: str, **overrides: Any) -> RssSource:
-        source = RssSource.from_settings({"name": "watch", "type": "rss", "url": url, **overrides})
-        made.append(source)
-        return source
-
-    yield build
-    for source in made:
-        await source.close()
+from tests.adapters.rss.conftest import sample
 
 
 async def test_rss_091_with_the_netscape_dtd_and_html_entities_is_read(

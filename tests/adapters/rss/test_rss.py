@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,34 +15,7 @@ from adapters.rss import RssSource, parse_feed, unwrap_redirect
 from bot.domain import Author
 from bot.errors import ReadOnlySource, SourceError
 from tests.adapters.fakes.rss_fake import RssFake, atom
-
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "rss"
-
-
-def sample(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[RssFake]:
-    server = RssFake()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def make() -> AsyncIterator[Callable[..., RssSource]]:
-    made: list[RssSource] = []
-
-    def build(url: str, **overrides: Any) -> RssSource:
-        source = RssSource.from_settings({"name": "alerts", "type": "rss", "url": url, **overrides})
-        made.append(source)
-        return source
-
-    yield build
-    for source in made:
-        await source.close()
+from tests.adapters.rss.conftest import sample
 
 
 def entry(n: int, **extra: Any) -> dict[str, Any]:
