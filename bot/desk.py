@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Department
-from bot.domain import CardRef, Draft, Mention, Person, ReplyRecord, Thread
+from bot.domain import CardRef, Draft, Mention, Person, Thread
 from bot.drafts import DraftService
 from bot.errors import NotAllowed, SwitchboardError
 from bot.interaction import Interaction, Response
@@ -104,10 +104,6 @@ class Desk:
     async def draft(self, draft_id: str) -> Draft:
         return await self._drafts.load(draft_id)
 
-    async def sent_reply(self, draft: Draft) -> ReplyRecord | None:
-        """The public reply an approved draft became."""
-        return await self._drafts.sent(draft)
-
     def reply_limit(self, thread: Thread) -> ReplyLimit | None:
         """How the thread's network measures a reply; None for a read-only source."""
         try:
@@ -128,10 +124,6 @@ class Desk:
                 f"Only members of {dept.label} may reply publicly to its threads; "
                 "transfer it or ask them."
             )
-
-    def needs_membership(self, thread: Thread) -> bool:
-        """Whether a reply on ``thread`` depends on the actor being in its department."""
-        return self.department(thread.department).reply_policy == "members"
 
     def needs_approval(self, thread: Thread) -> bool:
         return self.department(thread.department).reply_policy == "approval"

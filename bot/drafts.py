@@ -23,6 +23,8 @@ from bot.storage import KeyValue
 
 APPROVED = "approved"
 REJECTED = "rejected"
+SENT = "sent"
+"""Decisions: approved (by a colleague), rejected (or withdrawn), sent (by its author)."""
 DRAFT_TTL_SECONDS = 30 * 24 * 3600.0
 """How long a draft's idempotency key and decision are kept (the audit log keeps them all)."""
 
@@ -91,11 +93,6 @@ class DraftService:
     async def decision(self, draft_id: str) -> str | None:
         return await self.kv.kv_get(DECISIONS, draft_id)
 
-    async def sent(self, draft: Draft) -> ReplyRecord | None:
-        """The public reply an approved draft became, once posted."""
-        record = await self.replies.record(approval_key(draft.id))
-        return record if record and record.status is ReplyStatus.SENT else None
-
     async def approve(
         self, draft_id: str, actor: Person, *, surface: str, is_member: bool | None
     ) -> tuple[Draft, ReplyRecord]:
@@ -118,9 +115,7 @@ class DraftService:
         except ReplyInProgress:
             raise
         except SwitchboardError:
-            failed = await self.replies.record(key)
-            if failed is None or failed.status is ReplyStatus.FAILED:
-                await self.kv.kv_delete(DECISIONS, draft.id)  # nothing went out: may retry
+            await self._undecide_unless_posted(draft, key)
             raise
         if not await self._first(draft, APPROVED):
             raise AlreadyDecided("That draft was already approved; it was posted once.")
@@ -167,11 +162,15 @@ class DraftService:
             )
         if department.reply_policy == "approval":
             raise NotAllowed(f"Replies for {department.label} need approval; use the Reply button.")
-        if await self.decision(draft.id) == REJECTED:
-            raise AlreadyDecided("That draft was withdrawn; nothing was posted.")
-        record = await self.replies.reply(
-            draft.thread.id, actor, draft.text, confirm_key(draft.id), surface
-        )
+        await self._decide(draft, SENT)
+        key = confirm_key(draft.id)
+        try:
+            record = await self.replies.reply(draft.thread.id, actor, draft.text, key, surface)
+        except ReplyInProgress:
+            raise
+        except SwitchboardError:
+            await self._undecide_unless_posted(draft, key)
+            raise
         await self._clear_pending(draft)
         return draft, record
 
@@ -191,6 +190,12 @@ class DraftService:
         earlier = await self.decision(draft.id)
         if earlier is not None and earlier != decision:
             raise AlreadyDecided(f"That draft was already {earlier}.")
+
+    async def _undecide_unless_posted(self, draft: Draft, key: str) -> None:
+        """Nothing went out (the network refused): the decision is lifted so it may retry."""
+        failed = await self.replies.record(key)
+        if failed is None or failed.status is ReplyStatus.FAILED:
+            await self.kv.kv_delete(DECISIONS, draft.id)
 
     async def _clear_pending(self, draft: Draft) -> None:
         if await self.kv.kv_get(PENDING, draft.thread.id) == draft.id:

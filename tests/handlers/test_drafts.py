@@ -92,4 +92,19 @@ async def test_a_withdrawn_draft_cannot_be_sent(board: Switchboard, say: Say) ->
     assert [e.data.get("text") for e in events if e.kind is EventKind.DRAFT_REJECTED] == [
         "Withdrew a draft reply"
     ]
+    late = await board.desk.handle(
+        Interaction("shell", alice, Verb.SEND_DRAFT, draft_id=drafted.draft.id)
+    )
+    assert not late.ok and late.text == "That draft was already rejected."
     assert replies(board) == {}
+
+
+async def test_a_sent_draft_cannot_be_withdrawn_afterwards(board: Switchboard, say: Say) -> None:
+    drafted = await say(alice, "draft T-1002 Refund is on its way")
+    assert drafted.draft is not None
+    assert (await say(alice, "send T-1002")).ok
+    withdraw = await board.desk.handle(
+        Interaction("shell", alice, Verb.REJECT, draft_id=drafted.draft.id)
+    )
+    assert not withdraw.ok and withdraw.text == "That draft was already sent."
+    assert len(replies(board)) == 1
