@@ -178,11 +178,12 @@ class TeamsBot(ActivityHandler):
         if not response.ok:
             return cards.message_response(response.text)
         who = interaction.actor.label
-        if interaction.verb is Verb.APPROVE:
-            url = response.reply.url if response.reply else ""
-            line = f"Approved by {who} and posted publicly" + (f": {url}" if url else ".")
-        else:
+        url = response.reply.url if response.reply else ""
+        if interaction.verb is Verb.REJECT:
             line = f"Rejected by {who}; not posted."
+        else:
+            verb = "Approved" if interaction.verb is Verb.APPROVE else "Sent"
+            line = f"{verb} by {who} and posted publicly" + (f": {url}" if url else ".")
         return cards.card_response(cards.approval_card(draft, line))
 
     async def _request_approval(self, draft: Draft) -> None:
