@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from adapters.base import source_class
+from bot.aio import Sleep, sleep_unless_stopped
 from bot.config import Config
 from bot.desk import Desk
 from bot.dispatch import CardDispatcher
+from bot.domain import utcnow
 from bot.drafts import DraftService
-from bot.ingest import Ingestor
+from bot.ingest import MAX_BACKOFF, Ingestor, LoopState, jittered
 from bot.interaction import Interaction, Response
 from bot.ports import Source, Surface
 from bot.replies import ReplyService
@@ -27,6 +30,8 @@ from bot.service import Directory, ThreadService
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
+PROBE = "health.probe"
+"""Key-value namespace of the readiness write probe (one entry per replica, 60 s expiry)."""
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -45,6 +50,11 @@ class Switchboard:
     store: Store
     sources: list[Source]
     surfaces: list[Surface] = field(default_factory=list)
+    sleep: Sleep = asyncio.sleep
+    """Backoff of the start-up reply recovery (injectable: tests drive time)."""
+    replica: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """This process among the replicas: lease holder and readiness probe key."""
+    probe_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         by_name = {s.name: s for s in self.sources}
@@ -64,9 +74,16 @@ class Switchboard:
             self.threads, self.replies, self.drafts, self.store, self.dispatcher.render, self.store
         )
         """The facade every surface is given (never this object)."""
-        self.ingestor = Ingestor(self.threads, self.sources, self.store, lease_seconds=lease)
+        self.ingestor = Ingestor(
+            self.threads,
+            self.sources,
+            self.store,
+            holder=self.replica,
+            lease_seconds=lease,
+            sleep=self.sleep,
+        )
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @classmethod
     def from_config(
@@ -84,47 +101,88 @@ class Switchboard:
         return await self.desk.handle(interaction)
 
     async def start(self, *, ingest: bool = True) -> None:
-        await self.store.ping()
-        finished = await self.replies.recover()
-        if finished:
-            log.info("finished %d public replies interrupted by a restart", finished)
+        """Start the loops; a store or source that fails now only makes them retry."""
+        try:
+            await self.store.ping()
+        except Exception as exc:
+            log.warning("the store does not answer yet (%s); starting anyway, retrying", exc)
         self._stop.clear()
+        self._tasks["reply recovery"] = asyncio.create_task(self._recover_replies())
         if ingest:
-            self._tasks.append(asyncio.create_task(self.ingestor.run(self._stop)))
-        self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop)))
+            self._tasks["ingest"] = asyncio.create_task(self.ingestor.run(self._stop))
+        self._tasks["dispatcher"] = asyncio.create_task(self.dispatcher.run(self._stop))
+
+    async def _recover_replies(self) -> None:
+        """``ReplyService.recover`` until it gets through once, backing off between tries."""
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                finished = await self.replies.recover()
+            except Exception as exc:
+                log.warning("reply recovery failed (%s); retrying in %.0fs", exc, backoff)
+                await sleep_unless_stopped(self._stop, jittered(backoff), self.sleep)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            if finished:
+                log.info("finished %d public replies interrupted by a restart", finished)
+            return
 
     async def stop(self) -> None:
+        """End the loops (waiting up to 10 s each), then close surfaces, sources and store."""
         self._stop.set()
-        for task in self._tasks:
+        for name, task in self._tasks.items():
             try:
                 await asyncio.wait_for(task, timeout=10)
             except TimeoutError:
-                log.warning("a background loop did not stop within 10 s; cancelled it")
+                log.warning("the %s loop did not stop within 10 s; cancelled it", name)
             except asyncio.CancelledError:
                 pass
-        self._tasks.clear()
-        for surface in self.surfaces:
-            try:
-                await surface.close()
             except Exception:
-                log.exception("surface %s did not close cleanly", surface.name)
-        for source in self.sources:
-            await source.close()
-        await self.store.close()
+                log.exception("the %s loop had ended with an error", name)
+        self._tasks.clear()
+        closers: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            *((f"surface {s.name}", s.close) for s in self.surfaces),
+            *((f"source {s.name}", s.close) for s in self.sources),
+            ("store", self.store.close),
+        ]
+        for what, close in closers:
+            try:
+                await close()
+            except Exception:
+                log.exception("%s did not close cleanly", what)
+
+    def loops(self) -> dict[str, str]:
+        """Each background loop started by ``start``: running, done, or dead with its error."""
+        report: dict[str, str] = {}
+        for name, task in self._tasks.items():
+            if not task.done():
+                report[name] = "running"
+            elif task.cancelled() or task.exception() is not None:
+                error = None if task.cancelled() else task.exception()
+                report[name] = f"dead: {error or 'cancelled'}"
+            else:
+                report[name] = "done" if name == "reply recovery" else "dead: it returned"
+        return report
 
     async def readiness(self) -> dict[str, object]:
-        """What /readyz reports: ready when the store answers; failing sources and surfaces
-        (a card lane that keeps failing) are listed as degraded without taking the whole bot
-        out of service; a rate-limited surface is only listed."""
+        """What /readyz reports. Ready when a real write reaches the store and no loop is
+        dead; ``broken`` names what is not. Failing sources and card lanes are listed as
+        degraded without taking the bot out of service; a rate-limited one is only listed."""
         report: dict[str, object] = {}
+        broken: list[str] = []
         try:
-            await self.store.ping()
+            probe = self.store.kv_put(PROBE, self.replica, utcnow().isoformat(), ttl=60)
+            await asyncio.wait_for(probe, timeout=self.probe_timeout)
             report["store"] = "ok"
         except Exception as exc:
-            report["store"] = f"unreachable: {exc}"
+            report["store"] = f"failing: {exc or type(exc).__name__}"
+            broken.append("store")
         sources: dict[str, str] = {}
         for health in self.ingestor.health.values():
-            if health.failing:
+            if health.state is LoopState.DEAD:
+                sources[health.name] = f"dead, restarting: {health.last_error}"
+                broken.append(f"source {health.name}")
+            elif health.failing:
                 sources[health.name] = f"failing: {health.last_error}"
             elif health.rate_limited:
                 sources[health.name] = f"rate limited, slowing down: {health.last_error}"
@@ -133,8 +191,12 @@ class Switchboard:
         report["sources"] = sources
         lanes = self.dispatcher.health()
         report["surfaces"] = lanes
+        loops = self.loops() if not self._stop.is_set() else {}
+        report["loops"] = loops
+        broken += [f"loop {name}" for name, state in loops.items() if state.startswith("dead")]
         report["degraded"] = any(h.failing for h in self.ingestor.health.values()) or any(
             state.startswith("failing") for state in lanes.values()
         )
-        report["ready"] = report["store"] == "ok"
+        report["broken"] = broken
+        report["ready"] = not broken
         return report

@@ -14,10 +14,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from bot.aio import Sleep, sleep_unless_stopped
 from bot.domain import utcnow
-from bot.errors import SourceError
+from bot.errors import SourceError, SwitchboardError
 from bot.ports import Source
 from bot.service import ThreadService
 from bot.storage import IngestStore
@@ -27,16 +28,32 @@ MAX_BACKOFF = 300.0
 FAILING_AFTER = 3
 
 
+class LoopState(StrEnum):
+    """Where a source's polling loop is; only ``dead`` takes the replica out of service."""
+
+    IDLE = "idle"
+    """Not started yet (or stopped on request)."""
+    RUNNING = "running"
+    """Polling, or waiting for its next poll, its backoff or the lease."""
+    DEAD = "dead"
+    """Ended by an unexpected error; restarted after a backoff."""
+
+
 @dataclass
 class SourceHealth:
+    """What one source's loop last did; read by /readyz and /metrics."""
+
     name: str
     stored: int = 0
     failures: int = 0
-    """Consecutive failures other than rate limiting."""
+    """Consecutive failures other than rate limiting (store, lease, network, platform)."""
     rate_limited: int = 0
     """Consecutive polls the network asked us to slow down (429, Retry-After)."""
     last_error: str = ""
     last_ok: datetime | None = None
+    state: LoopState = LoopState.IDLE
+    restarts: int = 0
+    """How many times the loop ended unexpectedly and was started again."""
 
     @property
     def failing(self) -> bool:
@@ -45,6 +62,8 @@ class SourceHealth:
 
 @dataclass
 class Ingestor:
+    """Polls every source in its own supervised loop (``run``)."""
+
     threads: ThreadService
     sources: Sequence[Source]
     store: IngestStore
@@ -78,19 +97,20 @@ class Ingestor:
         return batch.more
 
     async def supervise(self, source: Source, stop: asyncio.Event) -> None:
-        store = self.store
+        """Poll ``source`` until ``stop``; every error (lease, store, network) backs off."""
         lease = f"source:{source.name}"
         backoff = self.first_backoff
+        holding = False
         try:
             while not stop.is_set():
-                if not await store.acquire_lease(lease, self.holder, self.lease_seconds):
-                    wait = min(self.lease_seconds / 3, source.poll_interval)
-                    await sleep_unless_stopped(stop, wait, self.sleep)
-                    continue
                 try:
-                    more = await self.poll_once(source)
+                    holding = await self.store.acquire_lease(lease, self.holder, self.lease_seconds)
+                    if not holding:
+                        delay = min(self.lease_seconds / 3, source.poll_interval)
+                    else:
+                        more = await self.poll_once(source)
+                        delay = 0.0 if more else source.poll_interval
                     backoff = self.first_backoff
-                    delay = 0.0 if more else source.poll_interval
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -98,7 +118,14 @@ class Ingestor:
                     backoff = min(backoff * 2, MAX_BACKOFF)
                 await sleep_unless_stopped(stop, delay, self.sleep)
         finally:
-            await asyncio.shield(store.release_lease(lease, self.holder))
+            if holding:
+                await asyncio.shield(self._release(lease))
+
+    async def _release(self, lease: str) -> None:
+        try:
+            await self.store.release_lease(lease, self.holder)
+        except Exception as exc:  # it lapses by itself after lease_seconds
+            log.warning("could not release lease %s (%s); it will lapse", lease, exc)
 
     def _failed(self, source: Source, exc: Exception, backoff: float) -> float:
         health = self.health[source.name]
@@ -109,12 +136,46 @@ class Ingestor:
         else:  # the network is pacing us, not failing: slow down without raising alarms
             health.rate_limited += 1
         health.last_error = str(exc) or type(exc).__name__
-        delay = retry_after if retry_after is not None else backoff * random.uniform(0.5, 1.5)
-        if isinstance(exc, SourceError):
+        delay = retry_after if retry_after is not None else jittered(backoff)
+        if isinstance(exc, SwitchboardError):
             log.warning("source %s failed (%s); retrying in %.1fs", source.name, exc, delay)
         else:
             log.exception("source %s crashed; retrying in %.1fs", source.name, delay)
         return delay
 
+    async def keep_polling(self, source: Source, stop: asyncio.Event) -> None:
+        """``supervise`` ``source``, starting it again whenever it ends before ``stop``."""
+        health = self.health[source.name]
+        backoff = self.first_backoff
+        while not stop.is_set():
+            health.state = LoopState.RUNNING
+            try:
+                await self.supervise(source, stop)
+            except asyncio.CancelledError:
+                health.state = LoopState.IDLE
+                raise
+            except Exception as exc:
+                health.last_error = f"loop crashed: {exc or type(exc).__name__}"
+                log.exception("source %s loop crashed; restarting it", source.name)
+            if stop.is_set():
+                break
+            health.state = LoopState.DEAD
+            health.restarts += 1
+            await sleep_unless_stopped(stop, jittered(backoff), self.sleep)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+        health.state = LoopState.IDLE
+
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(self.supervise(s, stop) for s in self.sources))
+        """Poll every source until ``stop``; one source's trouble never ends another's loop."""
+        tasks = [asyncio.create_task(self.keep_polling(s, stop)) for s in self.sources]
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def jittered(seconds: float) -> float:
+    """``seconds`` spread by +/-50 % so replicas that failed together retry apart."""
+    return seconds * random.uniform(0.5, 1.5)

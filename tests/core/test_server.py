@@ -24,7 +24,9 @@ async def test_health_ready_and_metrics(tmp_path: Path) -> None:
                 "store": "ok",
                 "sources": {"sample": "ok"},
                 "surfaces": {"shell": "ok"},
+                "loops": {},
                 "degraded": False,
+                "broken": [],
                 "ready": True,
             }
             metrics = await (await client.get("/metrics")).text()
@@ -43,5 +45,6 @@ async def test_not_ready_when_the_store_is_gone(tmp_path: Path) -> None:
         ready = await client.get("/readyz")
         assert ready.status == 503
         body = await ready.json()
-        assert body["ready"] is False and body["store"].startswith("unreachable")
+        assert body["ready"] is False and body["broken"] == ["store"]
+        assert body["store"].startswith("failing: cannot reach Redis")
     await store.close()

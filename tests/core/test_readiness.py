@@ -1,0 +1,113 @@
+"""Issue 10: /readyz tells the truth — a store that refuses writes, a dead loop."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.replay import ReplaySettings
+from bot.app import Switchboard
+from bot.ingest import LoopState
+from bot.server import build_app
+from bot.store.redis import RedisStore
+from bot.store.sqlite import SQLiteStore
+from tests.boards import board_for, free_port, mention_item, write_items
+from tests.clock import FakeTime, eventually
+from tests.core.test_ingest_outage import CrashingSource
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[str]:
+    """A redis-server of this test's own on a free loopback port (its URL)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    args = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        str(tmp_path),
+    ]
+    server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
+    client = aioredis.from_url(f"redis://127.0.0.1:{port}/0")
+
+    async def answers() -> bool:
+        try:
+            return bool(await client.ping())
+        except (OSError, aioredis.ConnectionError):
+            return False
+
+    try:
+        await eventually(answers, within=5)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        await client.aclose()
+        server.terminate()
+        server.wait(timeout=5)
+
+
+async def test_not_ready_while_the_store_refuses_writes(own_redis: str, tmp_path: Path) -> None:
+    """The store answers PING but refuses every write, as a full disk or a read-only file
+    does. Tests run as root, where chmod does not stop SQLite and a loop mount needs
+    privileges; so a redis-server of the test's own is switched with ``CONFIG SET
+    min-replicas-to-write 1`` (no replica exists, so every write gets NOREPLICAS) — never the
+    shared Redis, whose other users would be refused too."""
+    admin = aioredis.from_url(own_redis)
+    store = RedisStore.from_url(own_redis, prefix="sbtest:ready:")
+    board = board_for(store, write_items(tmp_path / "i.json", [mention_item(1)]))
+    async with TestClient(TestServer(build_app(board))) as client:
+        assert (await client.get("/readyz")).status == 200
+        await admin.config_set("min-replicas-to-write", 1)
+        refused = await client.get("/readyz")
+        body = await refused.json()
+        assert refused.status == 503 and body["ready"] is False
+        assert body["broken"] == ["store"] and "NOREPLICAS" in body["store"]
+        await store.ping()  # what the old check asked: it still answers
+
+        await admin.config_set("min-replicas-to-write", 0)
+        again = await client.get("/readyz")
+        assert again.status == 200 and (await again.json())["broken"] == []
+    await admin.aclose()
+    await store.close()
+
+
+async def test_not_ready_while_a_source_loop_is_dead(tmp_path: Path) -> None:
+    path = write_items(tmp_path / "i.json", [mention_item(1)])
+    store = SQLiteStore.from_url(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    sample = board_for(store, path)
+    crashing = CrashingSource(ReplaySettings(name="one", type="replay", path=str(path)))
+    time = FakeTime()
+    board = Switchboard(sample.config, store, [crashing], sample.surfaces, sleep=time.sleep)
+    health = board.ingestor.health["one"]
+    await board.start()
+    try:
+        async with TestClient(TestServer(build_app(board))) as client:
+            await eventually(lambda: health.state is LoopState.DEAD)
+            dead = await client.get("/readyz")
+            body = await dead.json()
+            assert dead.status == 503 and body["broken"] == ["source one"]
+            assert body["sources"]["one"].startswith("dead, restarting: loop crashed")
+            assert body["loops"] == {
+                "reply recovery": "done",
+                "ingest": "running",
+                "dispatcher": "running",
+            }
+            await time.advance(2)
+            await eventually(lambda: health.stored == 1)
+            ready = await client.get("/readyz")
+            assert ready.status == 200, await ready.text()
+    finally:
+        await asyncio.wait_for(board.stop(), timeout=5)
