@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import re
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,30 +26,60 @@ log = logging.getLogger("switchboard")
 
 
 async def serve(config: Config) -> int:
-    from bot.platforms import install_platforms, local_surfaces, start_platforms
+    """Run until SIGTERM/SIGINT, which drain and end with 0 in every phase, start included."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("starting")
+    from bot.platforms import install_platforms, local_surfaces
     from bot.server import build_app
 
     board = Switchboard.from_config(config, local_surfaces(config))
     app = build_app(board)
     closers = install_platforms(board, app, config)
     runner = web.AppRunner(app, access_log=None)
+    starting = asyncio.create_task(_start(board, app, runner, config))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():
+            starting.result()
+            log.info("serving on http://%s:%d", config.server.host, config.server.port)
+            await stop.wait()
+        log.info("stopping: draining the loops and connections")
+    finally:
+        for task in (starting, stopping):
+            task.cancel()
+        await asyncio.gather(starting, stopping, return_exceptions=True)
+        drain = [board.stop, *closers, runner.cleanup]
+        for step in drain:
+            try:
+                await step()
+            except Exception:
+                log.exception("could not close cleanly; going on")
+    log.info("stopped")
+    return 0
+
+
+async def _start(
+    board: Switchboard, app: web.Application, runner: web.AppRunner, config: Config
+) -> None:
+    from bot.platforms import start_platforms
+
     await runner.setup()
-    site = web.TCPSite(runner, config.server.host, config.server.port)
-    await site.start()
+    host, port = config.server.host, config.server.port
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except socket.gaierror as exc:
+        raise SwitchboardError(f"server.host {host!r} cannot be resolved: {exc.strerror}") from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise SwitchboardError(f"server.port {port} is already in use on {host}") from None
+        reason = exc.strerror or str(exc)
+        raise SwitchboardError(f"server.host {host!r} / server.port {port}: {reason}") from None
     await board.start()
     await start_platforms(app, config)
-    log.info("serving on http://%s:%d", config.server.host, config.server.port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("stopping")
-    await board.stop()
-    for close in closers:
-        await close()
-    await runner.cleanup()
-    return 0
 
 
 def teams_package(config: Config, out: str, version: str) -> int:
