@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.errors import AlreadySent
+from bot.storage import REPLY_INTENT, KeyValue
 
 INTENT_WINDOW_SECONDS = 600.0
 """How long the same text on the same thread counts as the same intent."""
@@ -90,3 +91,9 @@ def ago(seconds: float) -> str:
     """``just now``, ``1 min ago``, ``7 min ago``."""
     minutes = int(max(seconds, 0.0) // 60)
     return "just now" if minutes < 1 else f"{minutes} min ago"
+
+
+async def earlier(kv: KeyValue, thread_id: str, text: str) -> Intent | None:
+    """The live intent holding ``text`` on ``thread_id`` (a composer warns before sending)."""
+    raw = await kv.kv_get(REPLY_INTENT, intent_key(thread_id, text))
+    return Intent.decode(raw) if raw is not None else None

@@ -217,3 +217,50 @@ async def test_mention_reply_waits_for_its_authors_confirmation(h: Harness) -> N
     await h.settle()
     (sent,) = h.source.replies.values()
     assert sent["text"] == "We are back up, sorry!" and sent["key"] == f"draft:{send['value']}"
+
+
+def ticked(text: str) -> dict[str, Any]:
+    again = {"type": "checkboxes", "selected_options": [{"value": "again"}]}
+    return typed(text) | {"again": {"again": again}}
+
+
+async def test_a_second_composer_with_the_same_text_is_warned_and_may_send_again(
+    h: Harness,
+) -> None:
+    thread = await h.arrive("Why was I charged twice?", handle="dana@social.example")
+    text = "@dana@social.example Refunded, sorry!"
+    first = await open_composer(h, ALICE, thread)
+    await h.submit(ALICE, first, typed(text))
+    await h.settle()
+    (sent,) = h.source.replies.values()
+    second = await open_composer(h, ALICE, thread)
+    assert second["id"] != first["id"]
+    answer = await (
+        await h.submit(ALICE, second, typed("  @Dana@Social.Example  Refunded, sorry!"))
+    ).json()
+    await h.settle()
+    assert answer["response_action"] == "update" and len(h.source.replies) == 1
+    warning = answer["view"]["blocks"][3]["text"]["text"]
+    assert "already sent by @alice just now" in warning and sent["url"] in warning
+    assert answer["view"]["blocks"][4]["block_id"] == "again"
+    warned = second | {"blocks": answer["view"]["blocks"]}
+    assert await (await h.submit(ALICE, warned, ticked(text))).text() == ""
+    await h.settle()
+    assert len(h.source.replies) == 2
+    assert f"again:slack:view:{second['id']}" in [r["key"] for r in h.source.replies.values()]
+
+
+async def test_fifty_composers_past_the_warning_post_once(h: Harness) -> None:
+    thread = await h.arrive("Why was I charged twice?")
+    views = []
+    for _ in range(50):
+        views.append(await open_composer(h, ALICE, thread))
+    assert len({v["id"] for v in views}) == 50
+    text = "@dana@social.example On it."
+    answers = await asyncio.gather(*(h.submit(ALICE, v, typed(text)) for v in views))
+    assert {a.status for a in answers} == {200}
+    await h.settle()
+    assert len(h.source.replies) == 1
+    told = [t for t in h.ephemerals(ALICE) if "already" in t and "by @alice" in t]
+    warned = [a for a in answers if a.content_type == "application/json"]
+    assert len(told) + len(warned) == 49
