@@ -109,3 +109,8 @@ class AlreadySent(SwitchboardError):
         self.by = by
         self.url = url
         self.sending = sending
+
+    @staticmethod
+    def said_in(text: str) -> bool:
+        """Whether ``text`` (a refusal shown to a person) is this error's."""
+        return text.startswith(("That reply was already sent by", "That reply is already being"))
