@@ -264,3 +264,30 @@ async def test_fifty_composers_past_the_warning_post_once(h: Harness) -> None:
     told = [t for t in h.ephemerals(ALICE) if "already" in t and "by @alice" in t]
     warned = [a for a in answers if a.content_type == "application/json"]
     assert len(told) + len(warned) == 49
+
+
+async def test_a_typed_reply_already_sent_offers_to_send_it_again(h: Harness) -> None:
+    thread = await h.arrive("Is the app down?")
+    channel, ts = await h.card(thread)
+    view = await open_composer(h, ALICE, thread)
+    await h.submit(ALICE, view, typed("We are back up, sorry!"))
+    await h.settle()
+    (first,) = h.source.replies.values()
+    typed_reply = h.said(ALICE, channel, "<@U0BOT> reply We are  back up, sorry!", ts)
+    await h.event(typed_reply | {"type": "app_mention"})
+    await h.settle()
+    (confirm,) = [e for e in h.fake.ephemerals if e["user"] == ALICE and "blocks" in e]
+    send = confirm["blocks"][-1]["elements"][0]
+    await h.click(ALICE, "sb_send_draft", send["value"], channel=channel, message_ts=ts)
+    await h.settle()
+    assert len(h.source.replies) == 1
+    offer = [e for e in h.fake.ephemerals if e["user"] == ALICE and "blocks" in e][-1]
+    heading = offer["blocks"][0]["text"]["text"]
+    assert "already sent by @alice just now" in heading and first["url"] in heading
+    again = offer["blocks"][-1]["elements"][0]
+    assert again["action_id"] == "sb_send_draft_again"
+    await h.click(ALICE, "sb_send_draft_again", again["value"], channel=channel, message_ts=ts)
+    await h.settle()
+    assert len(h.source.replies) == 2
+    assert h.ephemerals(ALICE)[-1].startswith("Replied publicly")
+    assert f"again:draft:{send['value']}" in [r["key"] for r in h.source.replies.values()]
