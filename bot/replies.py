@@ -161,9 +161,13 @@ class ReplyService:
     async def _posted(self, ikey: str, mine: Intent, url: str) -> None:
         """Keep the link beside the intent for composers to show, for the rest of its window."""
         left = self.intent_window - (self.threads.clock() - mine.at).total_seconds()
-        if left > 0:
-            posted = Intent(mine.key, mine.by, mine.at, url, mine.person)
+        if left <= 0:
+            return
+        posted = dataclasses.replace(mine, url=url)
+        try:
             await self.store.kv_put(REPLY_INTENT, ikey, posted.encode(), ttl=left)
+        except SwitchboardError as exc:  # the reply is out; only the link beside it is lost
+            log.warning("reply %s posted; its link was not kept: %s", mine.key, exc)
 
     async def _forget(self, ikey: str, key: str) -> None:
         """Nothing was posted under ``key``: let the intent be sent again at once."""
