@@ -8,7 +8,10 @@
   its own root; for a reply the root is the first ancestor from
   ``GET /api/v1/statuses/:id/context`` (falling back to ``in_reply_to_id`` when that fails), so
   a follow-up to our own reply lands in the thread of the original mention.
-* Reply: ``POST /api/v1/statuses`` with the author's ``@acct`` prepended, ``in_reply_to_id``,
+* Reply: ``POST /api/v1/statuses`` addressed to the author exactly once (``address``: every
+  leading mention of the author, ``@grace``, ``@grace@example.social`` in any case, is dropped
+  and the account's ``@acct`` put first, unless the text names the author further on),
+  ``in_reply_to_id``,
   the original's visibility (an unknown visibility becomes ``direct``: never more public) and an
   ``Idempotency-Key`` header, which Mastodon honours for an hour.
 * Length: graphemes, with every URL counting ``characters_reserved_per_url`` (23) and a remote
@@ -48,6 +51,29 @@ log = logging.getLogger(__name__)
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_LIMIT = 500
 _REMOTE_MENTION = re.compile(r"(?<![\w@])(@[a-z0-9_]+)@[a-z0-9.-]+\.[a-z]{2,}", re.I)
+_LEADING_MENTIONS = re.compile(r"\s*(?:@[^\s@]+(?:@[^\s@]+)?\s+)*")
+
+
+def address(text: str, acct: str, local_domain: str) -> str:
+    """``text`` mentioning the author once, as ``@<acct>``: the author's leading mentions in
+    any form (``@user``, ``@user@domain``, any case) give way to one ``@acct`` in front; a text
+    that names the author further on keeps that mention (normalised) and gets none in front."""
+    user, _, domain = acct.partition("@")
+    forms = rf"@{re.escape(user)}(?:@{re.escape(domain or local_domain)})?"
+    author = re.compile(rf"(?<![\w@]){forms}(?![\w@-]|\.\w)", re.I)
+    lead = _LEADING_MENTIONS.match(text)
+    end = lead.end() if lead else 0
+    head, rest = text[:end].split(), text[end:]
+    others = [token for token in head if not author.fullmatch(token.rstrip(",:"))]
+    canonical = f"@{acct}"
+    if author.search(rest):
+        return " ".join([*others, author.sub(canonical, rest)])
+    return " ".join(part for part in (canonical, *others, rest) if part)
+
+
+def label(name: str) -> str:
+    """The source named in messages: ``mastodon-main``, or ``mastodon brand`` (said once)."""
+    return name if "mastodon" in name.lower() else f"mastodon {name}"
 
 
 class MastodonSettings(SourceSettings):
@@ -70,7 +96,8 @@ class MastodonSource:
         self.name = settings.name
         self.poll_interval = settings.poll_interval
         self.base_url = settings.base_url.rstrip("/")
-        self.http = http or HttpClient(self.base_url, label=f"mastodon {settings.name}")
+        self.label = label(settings.name)
+        self.http = http or HttpClient(self.base_url, label=self.label)
         self.http.headers["Authorization"] = f"Bearer {settings.access_token}"
         self.max_characters = DEFAULT_LIMIT
         self.url_length = 23
@@ -97,7 +124,7 @@ class MastodonSource:
         if self.account is None:
             account = await self.http.get_json("/api/v1/accounts/verify_credentials")
             if not isinstance(account, dict) or not account.get("id"):
-                raise SourceError(f"mastodon {self.name}: verify_credentials returned no account")
+                raise SourceError(f"{self.label}: verify_credentials returned no account")
             self.account = account
             self.domain = _host(str(account.get("url") or "")) or self.domain
         if not self._instance_read:
@@ -112,7 +139,7 @@ class MastodonSource:
             self.max_characters = int(statuses.get("max_characters", DEFAULT_LIMIT))
             self.url_length = int(statuses.get("characters_reserved_per_url", 23))
         except (SourceError, *MALFORMED) as exc:
-            log.info("mastodon %s: no /api/v2/instance limits (%s); using 500", self.name, exc)
+            log.info("%s: no /api/v2/instance limits (%s); using 500", self.label, exc)
 
     async def fetch(self, cursor: str | None) -> Batch:
         me = await self._me()
@@ -124,7 +151,7 @@ class MastodonSource:
             params.append(("min_id", cursor))
         page = await self.http.get_json("/api/v1/notifications", params=params)
         if not isinstance(page, list):
-            raise SourceError(f"mastodon {self.name}: notifications answer is not a list")
+            raise SourceError(f"{self.label}: notifications answer is not a list")
         ids = [str(item["id"]) for item in page if isinstance(item, dict) and "id" in item]
         newest = max(ids, key=_id_order, default=None)
         if cursor and newest is not None and _id_order(newest) <= _id_order(cursor):
@@ -189,14 +216,13 @@ class MastodonSource:
             if ancestors and ancestors[0].get("id"):
                 return str(ancestors[0]["id"])
         except (SourceError, *MALFORMED) as exc:
-            log.info("mastodon %s: no context for %s (%s)", self.name, status["id"], exc)
+            log.info("%s: no context for %s (%s)", self.label, status["id"], exc)
         return str(parent)
 
     async def reply(self, mention: Mention, text: str, idempotency_key: str) -> ReplyResult:
         data = mention.reply_data
         acct = str(data.get("acct") or mention.author.handle.lstrip("@"))
-        if not re.search(rf"(?<![\w@])@{re.escape(acct)}(?![\w@.-])", text, re.I):
-            text = f"@{acct} {text}"
+        text = address(text, acct, self.domain)
         length = self.measure(text)
         if length > self.max_characters:
             raise ReplyTooLong(length, self.max_characters, "Mastodon")
@@ -213,7 +239,7 @@ class MastodonSource:
             retries=2,
         )
         if not isinstance(posted, dict) or not posted.get("id"):
-            raise SourceError(f"mastodon {self.name}: the status answer had no id")
+            raise SourceError(f"{self.label}: the status answer had no id")
         return ReplyResult(external_id=str(posted["id"]), url=_safe_url(posted.get("url")))
 
     async def check(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bot.domain import Draft, EventKind, Person, ReplyRecord, ReplyStatus, Thread
 from bot.errors import NotAllowed, ReplyInProgress, SwitchboardError
+from bot.intent import again_key
 from bot.replies import ReplyService
 from bot.service import ThreadService, new_id
 from bot.storage import DRAFT_DECISION as DECISIONS
@@ -147,9 +148,16 @@ class DraftService:
         return draft
 
     async def send(
-        self, draft_id: str, actor: Person, *, surface: str, is_member: bool | None
+        self,
+        draft_id: str,
+        actor: Person,
+        *,
+        surface: str,
+        is_member: bool | None,
+        again: bool = False,
     ) -> tuple[Draft, ReplyRecord]:
-        """Its author confirms a draft that needs no approval: posted once per draft."""
+        """Its author confirms a draft that needs no approval: posted once per draft.
+        ``again``: the author confirmed sending text the thread already got (``AlreadySent``)."""
         draft = await self.load(draft_id)
         if draft.needs_approval:
             raise NotAllowed("This draft is waiting for approval; an approver sends it.")
@@ -163,7 +171,7 @@ class DraftService:
         if department.reply_policy == "approval":
             raise NotAllowed(f"Replies for {department.label} need approval; use the Reply button.")
         await self._decide(draft, SENT)
-        key = confirm_key(draft.id)
+        key = again_key(confirm_key(draft.id)) if again else confirm_key(draft.id)
         try:
             record = await self.replies.reply(draft.thread.id, actor, draft.text, key, surface)
         except ReplyInProgress:

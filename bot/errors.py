@@ -93,3 +93,24 @@ class ReadOnlySource(SwitchboardError):
 class NothingToSendBack(SwitchboardError):
     def __init__(self, thread: str) -> None:
         super().__init__(f"{thread} has not been transferred, so there is nowhere to send it back.")
+
+
+class AlreadySent(SwitchboardError):
+    """The same text was already sent (or is being sent) on this thread in the last minutes;
+    the person may send it again explicitly."""
+
+    def __init__(self, by: str, when: str, url: str = "", *, sending: bool = False) -> None:
+        if sending:
+            text = f"That reply is already being sent by {by}; it will not be posted twice."
+        else:
+            where = f" — {url}" if url else ""
+            text = f"That reply was already sent by {by} {when}{where}."
+        super().__init__(text)
+        self.by = by
+        self.url = url
+        self.sending = sending
+
+    @staticmethod
+    def said_in(text: str) -> bool:
+        """Whether ``text`` (a refusal shown to a person) is this error's."""
+        return text.startswith(("That reply was already sent by", "That reply is already being"))

@@ -280,3 +280,6 @@ DRAFT_DECISION = "draft.decision"
 """Draft replies: draft id -> "approved" or "rejected"."""
 DRAFT_PENDING = "draft.pending"
 """Draft replies: thread id -> its latest undecided draft (``approve T-12``)."""
+REPLY_INTENT = "reply.intent"
+"""Public replies: ``<thread id>:<digest of the normalised text>`` -> the first sender's
+``bot.intent.Intent`` JSON, for ``bot.intent.INTENT_WINDOW_SECONDS`` (one reply per intent)."""

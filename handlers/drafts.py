@@ -6,6 +6,7 @@ The rules live in ``bot.drafts.DraftService``; these verbs only say what happene
 from __future__ import annotations
 
 from bot.errors import NotAllowed
+from bot.intent import is_again
 from bot.interaction import Interaction, Response
 from handlers.base import Context, link, target
 
@@ -50,6 +51,7 @@ async def send_draft(ctx: Context, interaction: Interaction) -> Response:
         interaction.actor,
         surface=interaction.surface,
         is_member=interaction.is_member,
+        again=is_again(interaction.key),
     )
     text = f"Replied publicly on {recorded.thread.short_id}.{link(reply.url)}"
     return Response(text, thread=recorded.thread, draft=recorded, reply=reply)

@@ -295,3 +295,65 @@ async def test_check_explains_a_wrong_base_url(fake: MastodonFake, make: Any) ->
         await make(base_url=fake.url + "/wrong").check()
     with pytest.raises(SourceError, match="cannot reach"):
         await make(base_url="http://127.0.0.1:9").check()
+
+
+REMOTE = "@grace@example.social Thanks, it is fixed."
+LOCAL = "@grace Thanks, it is fixed."
+
+
+@pytest.mark.parametrize(
+    ("domain", "typed", "expected"),
+    [
+        ("example.social", "@grace Thanks, it is fixed.", REMOTE),
+        ("example.social", "@grace@example.social Thanks, it is fixed.", REMOTE),
+        ("example.social", "@Grace@Example.Social Thanks, it is fixed.", REMOTE),
+        ("example.social", "Thanks, it is fixed.", REMOTE),
+        ("example.social", "  @grace@example.social\n@Grace  Thanks, it is fixed.", REMOTE),
+        ("example.social", "@grace@example.social, Thanks, it is fixed.", REMOTE),
+        (
+            "example.social",
+            "@kim@fosstodon.org @GRACE Thanks, it is fixed.",
+            "@grace@example.social @kim@fosstodon.org Thanks, it is fixed.",
+        ),
+        (
+            "example.social",
+            "@gracey Thanks, it is fixed.",
+            "@grace@example.social @gracey Thanks, it is fixed.",
+        ),
+        (
+            "example.social",
+            "Thanks @Grace@Example.Social, it is fixed.",
+            "Thanks @grace@example.social, it is fixed.",
+        ),
+        ("", "@grace@social.example Thanks, it is fixed.", LOCAL),
+        ("", "@GRACE Thanks, it is fixed.", LOCAL),
+        ("", "Thanks, it is fixed.", LOCAL),
+        ("", "@grace@social.example @grace Thanks, it is fixed.", LOCAL),
+    ],
+)
+async def test_a_reply_mentions_the_author_exactly_once_whatever_the_prefill(
+    fake: MastodonFake, make: Any, domain: str, typed: str, expected: str
+) -> None:
+    source = make()
+    grace = fake.account("2000", "grace", "Grace", domain=domain)
+    fake.add_mention(grace, "<p>@brand the app crashes</p>")
+    (mention,) = (await source.fetch(None)).mentions
+    await source.reply(mention, typed, "k")
+    assert fake.posted[-1]["text"] == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "said"), [("mastodon-main", "mastodon-main: "), ("brand", "mastodon brand: ")]
+)
+async def test_errors_name_the_source_once(fake: MastodonFake, name: str, said: str) -> None:
+    settings = MastodonSettings(
+        name=name, type="mastodon", base_url=fake.url, access_token="wrong-token"
+    )
+    source = MastodonSource(settings)
+    try:
+        with pytest.raises(SourceError) as failed:
+            await source.fetch(None)
+    finally:
+        await source.close()
+    message = str(failed.value)
+    assert message.startswith(said) and message.count("mastodon") == 1, message

@@ -217,3 +217,77 @@ async def test_mention_reply_waits_for_its_authors_confirmation(h: Harness) -> N
     await h.settle()
     (sent,) = h.source.replies.values()
     assert sent["text"] == "We are back up, sorry!" and sent["key"] == f"draft:{send['value']}"
+
+
+def ticked(text: str) -> dict[str, Any]:
+    again = {"type": "checkboxes", "selected_options": [{"value": "again"}]}
+    return typed(text) | {"again": {"again": again}}
+
+
+async def test_a_second_composer_with_the_same_text_is_warned_and_may_send_again(
+    h: Harness,
+) -> None:
+    thread = await h.arrive("Why was I charged twice?", handle="dana@social.example")
+    text = "@dana@social.example Refunded, sorry!"
+    first = await open_composer(h, ALICE, thread)
+    await h.submit(ALICE, first, typed(text))
+    await h.settle()
+    (sent,) = h.source.replies.values()
+    second = await open_composer(h, ALICE, thread)
+    assert second["id"] != first["id"]
+    answer = await (
+        await h.submit(ALICE, second, typed("  @Dana@Social.Example  Refunded, sorry!"))
+    ).json()
+    await h.settle()
+    assert answer["response_action"] == "update" and len(h.source.replies) == 1
+    warning = answer["view"]["blocks"][3]["text"]["text"]
+    assert "already sent by @alice just now" in warning and sent["url"] in warning
+    assert answer["view"]["blocks"][4]["block_id"] == "again"
+    warned = second | {"blocks": answer["view"]["blocks"]}
+    assert await (await h.submit(ALICE, warned, ticked(text))).text() == ""
+    await h.settle()
+    assert len(h.source.replies) == 2
+    assert f"again:slack:view:{second['id']}" in [r["key"] for r in h.source.replies.values()]
+
+
+async def test_fifty_composers_past_the_warning_post_once(h: Harness) -> None:
+    thread = await h.arrive("Why was I charged twice?")
+    views = []
+    for _ in range(50):
+        views.append(await open_composer(h, ALICE, thread))
+    assert len({v["id"] for v in views}) == 50
+    text = "@dana@social.example On it."
+    answers = await asyncio.gather(*(h.submit(ALICE, v, typed(text)) for v in views))
+    assert {a.status for a in answers} == {200}
+    await h.settle()
+    assert len(h.source.replies) == 1
+    told = [t for t in h.ephemerals(ALICE) if "already" in t and "by @alice" in t]
+    warned = [a for a in answers if a.content_type == "application/json"]
+    assert len(told) + len(warned) == 49
+
+
+async def test_a_typed_reply_already_sent_offers_to_send_it_again(h: Harness) -> None:
+    thread = await h.arrive("Is the app down?")
+    channel, ts = await h.card(thread)
+    view = await open_composer(h, ALICE, thread)
+    await h.submit(ALICE, view, typed("We are back up, sorry!"))
+    await h.settle()
+    (first,) = h.source.replies.values()
+    typed_reply = h.said(ALICE, channel, "<@U0BOT> reply We are  back up, sorry!", ts)
+    await h.event(typed_reply | {"type": "app_mention"})
+    await h.settle()
+    (confirm,) = [e for e in h.fake.ephemerals if e["user"] == ALICE and "blocks" in e]
+    send = confirm["blocks"][-1]["elements"][0]
+    await h.click(ALICE, "sb_send_draft", send["value"], channel=channel, message_ts=ts)
+    await h.settle()
+    assert len(h.source.replies) == 1
+    offer = [e for e in h.fake.ephemerals if e["user"] == ALICE and "blocks" in e][-1]
+    heading = offer["blocks"][0]["text"]["text"]
+    assert "already sent by @alice just now" in heading and first["url"] in heading
+    again = offer["blocks"][-1]["elements"][0]
+    assert again["action_id"] == "sb_send_draft_again"
+    await h.click(ALICE, "sb_send_draft_again", again["value"], channel=channel, message_ts=ts)
+    await h.settle()
+    assert len(h.source.replies) == 2
+    assert h.ephemerals(ALICE)[-1].startswith("Replied publicly")
+    assert f"again:draft:{send['value']}" in [r["key"] for r in h.source.replies.values()]

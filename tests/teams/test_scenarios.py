@@ -213,3 +213,38 @@ async def test_only_source_cursors_are_in_the_cursor_table(
         cursors, leases = await bookkeeping(store)
         assert cursors <= {s.name for s in w.board.sources}, cursors
         assert not any(n.startswith(("teams:", "slack:", "draft:", "approval:")) for n in leases)
+
+
+async def test_the_same_reply_from_a_second_confirm_card_is_refused_then_posted_again(
+    store: Store, connector: ConnectorFake, tmp_path: Path
+) -> None:
+    async with world(store, connector, tmp_path) as w:
+        await w.mention(1, "the app is down again")
+        card = connector.cards(SUPPORT)[0]
+        conversation = card["conversation"]["id"]
+        root = conversation.partition(";messageid=")[2]
+        for text in ("reply We are on it.", "reply  We are on it. "):
+            await w.post(message(text, conversation, w.service_url))
+        first, second = [a for a in connector.chain(root) if a.get("attachments")]
+        post_first = card_actions(content(first))["Post publicly"]
+        post_second = card_actions(content(second))["Post publicly"]
+        assert post_first["data"]["key"] != post_second["data"]["key"]
+        [source] = w.board.sources
+
+        for _ in range(2):
+            status, body = await w.post(invoke(post_first, conversation, w.service_url))
+            assert status == 200 and "Replied publicly" in texts(body["value"])
+        assert len(source.replies) == 1  # type: ignore[attr-defined]
+        (url,) = [r["url"] for r in source.replies.values()]  # type: ignore[attr-defined]
+
+        status, body = await w.post(invoke(post_second, conversation, w.service_url))
+        warned = texts(body["value"])
+        assert "already sent by @Alice Doe just now" in warned and url in warned
+        assert len(source.replies) == 1  # type: ignore[attr-defined]
+        again = card_actions(body["value"])["Post it again"]
+        status, body = await w.post(invoke(again, conversation, w.service_url, user=BOB))
+        assert "Only the person who asked" in body["value"]
+        for _ in range(2):
+            status, body = await w.post(invoke(again, conversation, w.service_url))
+            assert status == 200 and "Replied publicly" in texts(body["value"])
+        assert len(source.replies) == 2  # type: ignore[attr-defined]

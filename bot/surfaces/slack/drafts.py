@@ -3,8 +3,9 @@
 ``open`` / ``members``: the composer's text is posted at once (exactly once per key).
 ``approval``: the reply verb makes it a draft, shown here to the approvers in the card's
 thread with Approve / Reject; approving posts it. A reply typed as ``@switchboard reply …``
-becomes a draft its author confirms with a button. The rules live in ``bot.drafts``; this
-module only shows drafts and turns their buttons into verbs.
+becomes a draft its author confirms with a button; if the thread already got that text in
+the last ten minutes, the author is told so and offered "Send it again". The rules live in
+``bot.drafts``; this module only shows drafts and turns their buttons into verbs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.actions import Verb
 from bot.domain import Draft, Person
-from bot.errors import SwitchboardError
+from bot.errors import AlreadySent, SwitchboardError
+from bot.intent import again_key
 from bot.interaction import Interaction, Response
 from bot.surfaces.slack.blocks import text_obj
 from bot.surfaces.slack.escape import SECTION_TEXT, fit, group_mention, link, mrkdwn, plain
@@ -27,9 +29,16 @@ log = logging.getLogger(__name__)
 APPROVE = "sb_approve"
 REJECT = "sb_reject"
 SEND = "sb_send_draft"
+SEND_AGAIN = "sb_send_draft_again"
 CANCEL = "sb_cancel_draft"
-DRAFT_ACTIONS = (APPROVE, REJECT, SEND, CANCEL)
-VERBS = {APPROVE: Verb.APPROVE, REJECT: Verb.REJECT, SEND: Verb.SEND_DRAFT, CANCEL: Verb.REJECT}
+DRAFT_ACTIONS = (APPROVE, REJECT, SEND, SEND_AGAIN, CANCEL)
+VERBS = {
+    APPROVE: Verb.APPROVE,
+    REJECT: Verb.REJECT,
+    SEND: Verb.SEND_DRAFT,
+    SEND_AGAIN: Verb.SEND_DRAFT,
+    CANCEL: Verb.REJECT,
+}
 
 
 def draft_blocks(draft: Draft, heading: str, buttons: list[tuple[str, str, str]]) -> list[Any]:
@@ -124,15 +133,20 @@ async def post_for_approval(inbound: SlackInbound, draft: Draft) -> None:
     await inbound.api.post(await inbound.surface.resolve_channel(channel), **message)
 
 
-async def offer_confirm(inbound: SlackInbound, draft: Draft, channel: str, thread_ts: str) -> None:
-    """Ask the author, privately, to confirm a reply typed as a chat command."""
+async def offer_confirm(
+    inbound: SlackInbound, draft: Draft, channel: str, thread_ts: str, warning: str = ""
+) -> None:
+    """Ask the author, privately, to confirm a reply typed as a chat command; with
+    ``warning`` (the thread already got this text) offer to send it again."""
     heading = (
         f"Send this public reply on {draft.thread.short_id}? Everyone on "
         f"{mrkdwn(draft.thread.network)} will see it."
     )
-    blocks = draft_blocks(
-        draft, heading, [(SEND, "Send publicly", "primary"), (CANCEL, "Cancel", "")]
-    )
+    send = (SEND, "Send publicly", "primary")
+    if warning:
+        heading = f"{mrkdwn(warning)} Send it again anyway?"
+        send = (SEND_AGAIN, "Send it again", "primary")
+    blocks = draft_blocks(draft, heading, [send, (CANCEL, "Cancel", "")])
     params: dict[str, Any] = {
         "channel": channel,
         "user": draft.author.id,
@@ -177,8 +191,12 @@ async def on_draft_action(inbound: SlackInbound, body: dict[str, Any]) -> None:
         thread_ref=draft.thread.id,
         draft_id=draft.id,
         is_member=is_member,
+        key=again_key(f"slack:{draft.id}") if action_id == SEND_AGAIN else "",
     )
     response = await inbound.desk.handle(interaction)
+    if not response.ok and action_id == SEND and AlreadySent.said_in(response.text):
+        await offer_confirm(inbound, draft, channel, thread_ts, warning=response.text)
+        return
     if response.ok and action_id == APPROVE:
         sent = response.reply
         where = f": {link(sent.url)}" if sent and sent.url else "."
@@ -186,7 +204,7 @@ async def on_draft_action(inbound: SlackInbound, body: dict[str, Any]) -> None:
         await _decided(inbound, body, draft, line)
     elif response.ok and action_id == REJECT:
         await _decided(inbound, body, draft, f"Rejected by {mrkdwn(actor.label)}; not posted.")
-    if not response.ok or action_id in (SEND, CANCEL):
+    if not response.ok or action_id in (SEND, SEND_AGAIN, CANCEL):
         await inbound.tell(user, response.text, channel=channel, thread_ts=thread_ts)
 
 

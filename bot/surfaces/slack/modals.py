@@ -2,7 +2,9 @@
 
 The composer knows the network's limit and refuses too-long text inside the modal
 (``response_action: errors``); its submission is keyed ``slack:view:<view id>`` so a double
-submit never posts twice.
+submit never posts twice. Text this thread already got in the last ten minutes (from any
+composer) turns the modal into a warning with a "Send it again" box; submitting with the box
+ticked posts it again (``bot.intent.again_key``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from bot.actions import Verb
 from bot.domain import Thread
 from bot.errors import SwitchboardError
+from bot.intent import again_key, earlier
 from bot.interaction import Interaction
 from bot.surfaces.slack import drafts
 from bot.surfaces.slack.blocks import NETWORKS, text_obj
@@ -30,6 +33,7 @@ TRANSFER_VIEW = "sb_transfer_modal"
 PUBLIC_REPLY_SHORTCUT = "sb_public_reply"
 DIRECTORY_SHORTCUT = "sb_directory"
 PROBE = "."
+AGAIN = "again"
 INPUT_LIMIT = 3000
 _HANDLE = re.compile(r"[^\w.@-]")
 
@@ -45,8 +49,28 @@ async def reply_refusal(inbound: SlackInbound, thread: Thread, user: str, text: 
     await inbound.desk.check_reply(thread, actor, text, is_member=is_member)
 
 
+def again_blocks(warning: str) -> list[dict[str, Any]]:
+    """The warning that this text was already sent, and the box that sends it anyway."""
+    return [
+        {"type": "section", "text": plain_obj(f"⚠ {warning}", 3000)},
+        {
+            "type": "input",
+            "block_id": AGAIN,
+            "optional": True,
+            "label": plain_obj("Post it anyway?", 100),
+            "element": {
+                "type": "checkboxes",
+                "action_id": AGAIN,
+                "options": [
+                    {"text": plain_obj("Send it again", 75), "value": AGAIN},
+                ],
+            },
+        },
+    ]
+
+
 async def reply_view(
-    inbound: SlackInbound, thread: Thread, draft: str, meta: str
+    inbound: SlackInbound, thread: Thread, draft: str, meta: str, warning: str = ""
 ) -> dict[str, Any]:
     mention = (await inbound.desk.mentions(thread))[-1]
     limit = inbound.desk.reply_limit(thread)
@@ -81,6 +105,7 @@ async def reply_view(
                 "element": element,
                 "hint": plain_obj(f"{allowed} Everyone can see it. {after}".strip(), 300),
             },
+            *(again_blocks(warning) if warning else []),
         ],
     }
 
@@ -183,7 +208,10 @@ def _meta(view: dict[str, Any]) -> dict[str, str]:
 def register(bolt: AsyncApp, inbound: SlackInbound) -> None:
     async def reply_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = _meta(view)
-        text = str(((_values(view).get("reply") or {}).get("text") or {}).get("value") or "")
+        values = _values(view)
+        text = str(((values.get("reply") or {}).get("text") or {}).get("value") or "")
+        ticked = ((values.get(AGAIN) or {}).get(AGAIN) or {}).get("selected_options") or []
+        again = any(isinstance(o, dict) and o.get("value") == AGAIN for o in ticked)
         user = str(body["user"]["id"])
         try:
             thread = await inbound.desk.thread(meta.get("t") or None)
@@ -191,13 +219,21 @@ def register(bolt: AsyncApp, inbound: SlackInbound) -> None:
         except SwitchboardError as exc:
             await ack(response_action="errors", errors={"reply": exc.user_text()[:300]})
             return
+        sent = None if again else await earlier(inbound.desk.lookups, thread.id, text)
+        if sent is not None:
+            warning = sent.refusal(inbound.desk.clock()).user_text()
+            raw_meta = str(view.get("private_metadata") or "")
+            warned = await reply_view(inbound, thread, text, raw_meta, warning)
+            await ack(response_action="update", view=warned)
+            return
         await ack()
+        key = f"slack:view:{view['id']}"
         work = drafts.submit(
             inbound,
             thread_id=thread.id,
             actor=await inbound.actor(user),
             text=text,
-            key=f"slack:view:{view['id']}",
+            key=again_key(key) if again else key,
             channel=meta.get("c", ""),
             thread_ts=meta.get("ts", ""),
         )

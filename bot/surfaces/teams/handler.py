@@ -5,6 +5,10 @@ Activities become ``Interaction`` values for the desk (the application facade); 
 here decides product rules. A reply in a department whose replies need approval comes back
 as a draft: its approval card (Approve / Reject) goes into the card's reply chain, and the
 approvers are the people acting from that department's channel.
+
+Each confirm card carries its own reply key, so a repeated click posts once. Text the thread
+already got in the last ten minutes from another composer is refused; the card then turns into
+a warning with "Post it again", which posts it under ``bot.intent.again_key``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,7 +28,8 @@ from bot import commands
 from bot.actions import DRAFT_VERBS, Action, BadAction, Verb
 from bot.desk import Desk
 from bot.domain import Draft, Person
-from bot.errors import SwitchboardError
+from bot.errors import AlreadySent, SwitchboardError
+from bot.intent import again_key, earlier
 from bot.interaction import Interaction
 from bot.surfaces.teams import card as cards
 from bot.surfaces.teams.connector import TeamsApiError, split_conversation
@@ -35,6 +41,26 @@ Ctx = TurnContextProtocol[Activity]
 SURFACE = "teams"
 GUEST_ROLES = {"guest", "anonymous"}
 GUEST_CACHE_SECONDS = 300.0
+CONFIRM_KINDS = ("confirm", "again", "cancel")
+
+
+def keyed_confirm_card(
+    short_id: str, network: str, text: str, payload: str, requester: str, *, warning: str = ""
+) -> dict[str, Any]:
+    """The confirm card, its "Post publicly" keyed for this card alone; with ``warning``
+    (the text was already sent) it says so and offers "Post it again" instead."""
+    card = cards.confirm_reply_card(short_id, network, text, payload, requester)
+    key = f"teams:confirm:{uuid.uuid4().hex}"
+    for action in card.get("actions", []):
+        data = action.get("data")
+        if isinstance(data, dict) and data.get("kind") == "confirm":
+            data["key"] = key
+            if warning:
+                data.update(kind="again", key=again_key(key))
+                action["title"] = "Post it again"
+    if warning:
+        card["body"].insert(0, cards.rich(cards.run(warning, color="Attention")))
+    return card
 
 
 def _get(data: object, *path: str) -> Any:
@@ -96,7 +122,7 @@ class TeamsBot(ActivityHandler):
             await self._say(turn_context, exc.user_text())
             return
         payload = Action(Verb.REPLY, thread.id).encode()
-        card = cards.confirm_reply_card(
+        card = keyed_confirm_card(
             thread.short_id, thread.network, interaction.text, payload, interaction.actor.id
         )
         await turn_context.send_activity(
@@ -121,7 +147,7 @@ class TeamsBot(ActivityHandler):
             return cards.message_response("This switchboard serves another organization.")
         actor = await self._person(turn_context)
         kind = data.get("kind")
-        if kind in ("confirm", "cancel") and data.get("requester") != actor.id:
+        if kind in CONFIRM_KINDS and data.get("requester") != actor.id:
             return cards.message_response("Only the person who asked for this reply can answer it.")
         if kind == "cancel":
             return cards.card_response(cards.notice_card("Cancelled; nothing was posted."))
@@ -136,8 +162,10 @@ class TeamsBot(ActivityHandler):
             thread_ref=decoded.thread_id,
             channel_department=self._channel_department(activity),
         )
-        if kind == "confirm":
-            interaction = dataclasses.replace(interaction, text=str(data.get("text", "")))
+        if kind in ("confirm", "again"):
+            key = str(data.get("key") or "")
+            key = again_key(key) if kind == "again" and key else key
+            interaction = dataclasses.replace(interaction, text=str(data.get("text", "")), key=key)
         elif decoded.verb is Verb.REPLY:
             interaction = dataclasses.replace(interaction, text=str(data.get("reply_text", "")))
         elif decoded.verb is Verb.TRANSFER:
@@ -153,8 +181,8 @@ class TeamsBot(ActivityHandler):
         response = await self.desk.handle(interaction)
         if response.ok and response.draft is not None:
             await self._request_approval(response.draft)
-        if kind == "confirm":
-            return cards.card_response(cards.notice_card(response.text, response.ok))
+        if kind in ("confirm", "again"):
+            return await self._confirmed(interaction, decoded.thread_id, response.text, response.ok)
         if not response.ok or response.thread is None:
             return cards.message_response(response.text)
         placement = data.get("placement")
@@ -162,6 +190,29 @@ class TeamsBot(ActivityHandler):
             placement = None
         card = await self.desk.card(response.thread, placement)
         return cards.card_response(self.surface.render(card))
+
+    async def _confirmed(
+        self, interaction: Interaction, thread_id: str, said: str, ok: bool
+    ) -> dict[str, Any]:
+        """The confirm card after its click: the outcome, or "already sent" with a way to
+        post it again."""
+        if (
+            ok
+            or not AlreadySent.said_in(said)
+            or await earlier(self.desk.lookups, thread_id, interaction.text) is None
+        ):
+            return cards.card_response(cards.notice_card(said, ok))
+        thread = await self.desk.thread(thread_id)
+        payload = Action(Verb.REPLY, thread.id).encode()
+        card = keyed_confirm_card(
+            thread.short_id,
+            thread.network,
+            interaction.text,
+            payload,
+            interaction.actor.id,
+            warning=said,
+        )
+        return cards.card_response(card)
 
     async def _decide(self, interaction: Interaction, draft_id: str) -> dict[str, Any]:
         """Approve / Reject on an approval card; the card is replaced by the outcome."""
