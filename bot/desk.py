@@ -18,6 +18,7 @@ from bot.config import Department
 from bot.domain import CardRef, Draft, Mention, Person, Thread
 from bot.drafts import DraftService
 from bot.errors import NotAllowed, SwitchboardError
+from bot.intent import Intent, earlier
 from bot.interaction import Interaction, Response
 from bot.ports import Card, ReplyLimit
 from bot.replies import ReplyService
@@ -103,6 +104,11 @@ class Desk:
 
     async def draft(self, draft_id: str) -> Draft:
         return await self._drafts.load(draft_id)
+
+    async def earlier_reply(self, thread_id: str, text: str) -> Intent | None:
+        """The same text already sent (or being sent) on the thread in the intent window,
+        so a composer can warn before sending it again."""
+        return await earlier(self.lookups, thread_id, text)
 
     def reply_limit(self, thread: Thread) -> ReplyLimit | None:
         """How the thread's network measures a reply; None for a read-only source."""

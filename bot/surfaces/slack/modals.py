@@ -19,7 +19,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from bot.actions import Verb
 from bot.domain import Thread
 from bot.errors import SwitchboardError
-from bot.intent import again_key, earlier
+from bot.intent import again_key
 from bot.interaction import Interaction
 from bot.surfaces.slack import drafts
 from bot.surfaces.slack.blocks import NETWORKS, text_obj
@@ -219,7 +219,7 @@ def register(bolt: AsyncApp, inbound: SlackInbound) -> None:
         except SwitchboardError as exc:
             await ack(response_action="errors", errors={"reply": exc.user_text()[:300]})
             return
-        sent = None if again else await earlier(inbound.desk.lookups, thread.id, text)
+        sent = None if again else await inbound.desk.earlier_reply(thread.id, text)
         if sent is not None:
             warning = sent.refusal(inbound.desk.clock()).user_text()
             raw_meta = str(view.get("private_metadata") or "")

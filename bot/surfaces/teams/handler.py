@@ -29,7 +29,7 @@ from bot.actions import DRAFT_VERBS, Action, BadAction, Verb
 from bot.desk import Desk
 from bot.domain import Draft, Person
 from bot.errors import AlreadySent, SwitchboardError
-from bot.intent import again_key, earlier
+from bot.intent import again_key
 from bot.interaction import Interaction
 from bot.surfaces.teams import card as cards
 from bot.surfaces.teams.connector import TeamsApiError, split_conversation
@@ -199,7 +199,7 @@ class TeamsBot(ActivityHandler):
         if (
             ok
             or not AlreadySent.said_in(said)
-            or await earlier(self.desk.lookups, thread_id, interaction.text) is None
+            or await self.desk.earlier_reply(thread_id, interaction.text) is None
         ):
             return cards.card_response(cards.notice_card(said, ok))
         thread = await self.desk.thread(thread_id)
