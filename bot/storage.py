@@ -280,3 +280,6 @@ DRAFT_DECISION = "draft.decision"
 """Draft replies: draft id -> "approved" or "rejected"."""
 DRAFT_PENDING = "draft.pending"
 """Draft replies: thread id -> its latest undecided draft (``approve T-12``)."""
+SLACK_REQUEST = "slack.request"
+"""Slack surface: hash of a verified request's timestamp and signature -> "1" (a signed
+request sent again inside the signature window runs once)."""

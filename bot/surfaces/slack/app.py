@@ -6,7 +6,8 @@
     handler = await start_socket_mode(app)             # when slack.app_token is set
 
 Events, interactivity and slash commands all arrive at ``POST /slack/events`` (or over the
-Socket Mode websocket); bolt checks the signature and timestamp, the listeners ack at once
+Socket Mode websocket); bolt checks the signature and timestamp, a signed request sent
+again inside that window is acked without running (``replay.py``), the listeners ack at once
 and do the work in tracked background tasks, and everything becomes an ``Interaction`` for
 ``desk.handle`` (the application facade).
 """
@@ -25,6 +26,7 @@ from bot.config import SlackSettings
 from bot.desk import Desk
 from bot.surfaces.slack import buttons, commands, drafts, events, home, modals
 from bot.surfaces.slack.inbound import SlackInbound
+from bot.surfaces.slack.replay import ReplayGuard
 from bot.surfaces.slack.surface import SlackSurface
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ def build_bolt(settings: SlackSettings, client: AsyncWebClient) -> AsyncApp:
 
 def build_inbound(desk: Desk, settings: SlackSettings, surface: SlackSurface) -> SlackInbound:
     bolt = build_bolt(settings, surface.api.client)
+    bolt.use(ReplayGuard(desk.lookups))
     inbound = SlackInbound(desk, surface, settings, bolt)
     for module in (commands, buttons, drafts, modals, events, home):
         module.register(bolt, inbound)
