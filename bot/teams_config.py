@@ -29,7 +29,12 @@ class TeamsSettings(BaseModel):
     certificate_path: str = ""
     """A PFX certificate instead of ``app_password``."""
     tenant_id: str = ""
-    """The Microsoft 365 tenant whose teams show the departments."""
+    """The Microsoft 365 tenant whose teams show the departments (and where a single-tenant
+    bot's tokens come from)."""
+    tenant_ids: tuple[str, ...] = ()
+    """More tenants whose activities are served besides ``tenant_id`` (a multi-tenant bot).
+    An activity from any other tenant is refused before the bot sees it; with neither key set
+    every tenant is served (local tools only)."""
     app_type: Literal["single_tenant", "multi_tenant"] = "single_tenant"
     service_url: str = "https://smba.trafficmanager.net/teams/"
     """Bot Connector endpoint for proactive posts (the global Teams URL works everywhere)."""
@@ -60,6 +65,28 @@ class TeamsSettings(BaseModel):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"teams.service_url must be an http(s) URL, got {value!r}")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("tenant_id", mode="before")
+    @classmethod
+    def _one_tenant(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            raise ValueError(
+                "teams.tenant_id is one tenant id; list further tenants under teams.tenant_ids"
+            )
+        return value
+
+    @field_validator("tenant_ids", mode="before")
+    @classmethod
+    def _tenant_list(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("tenant_ids")
+    @classmethod
+    def _tenants_given(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tenant in value:
+            if not tenant.strip():
+                raise ValueError("teams.tenant_ids must not hold an empty tenant id")
+        return tuple(t.strip() for t in value)
 
     @field_validator("app_name")
     @classmethod
@@ -97,6 +124,17 @@ class TeamsSettings(BaseModel):
     @property
     def authenticated(self) -> bool:
         return bool(self.app_id)
+
+    @property
+    def served_tenants(self) -> frozenset[str]:
+        """Lower-cased tenant ids whose activities are served; empty: every tenant."""
+        tenants = (self.tenant_id, *self.tenant_ids)
+        return frozenset(t.strip().lower() for t in tenants if t.strip())
+
+    def tenant_allowed(self, tenant: str) -> bool:
+        """Whether an activity from ``tenant`` may be served."""
+        served = self.served_tenants
+        return not served or tenant.strip().lower() in served
 
     @property
     def token_tenant(self) -> str:
