@@ -69,6 +69,7 @@ from adapters.http import DEFAULT_RETRY_AFTER, HttpClient, HttpStatusError, exce
 from adapters.plain_text import clean_text
 from adapters.safe_json import UnsafeJson, loads
 from adapters.support import coerce_settings
+from bot.config_types import OptionalHttpUrl
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReadOnlySource, SourceError, SwitchboardError
 from bot.ports import Batch, PushSource, ReplyLimit
@@ -94,7 +95,7 @@ class WebhookSettings(SourceSettings):
     """``type: webhook``: a shared secret, and where replies go (if anywhere)."""
 
     secret: SecretStr
-    reply_url: str = Field(default="", pattern=r"^(https?://.+)?$")
+    reply_url: OptionalHttpUrl = ""
     reply_limit: int = Field(default=10_000, gt=0)
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     tolerance: float = Field(default=300.0, gt=0)
