@@ -157,6 +157,8 @@ class Config(Section):
         return next((d for d in self.departments if d.name == name), None)
 
 
+SECRET_WORDS = ("token", "secret", "password")
+"""Keys whose bad value an error never repeats."""
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -189,7 +191,8 @@ def _describe(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         got = err.get("input")
-        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        secret = any(word in str(err["loc"][-1:]) for word in SECRET_WORDS)
+        shown = "" if secret or isinstance(got, dict | list) else f" (got {got!r})"
         lines.append(f"  {loc}: {err['msg']}{shown}")
     return "\n".join(lines)
 

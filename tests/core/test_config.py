@@ -159,3 +159,12 @@ def test_store_url_needs_a_known_scheme(url: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config({**MINIMAL, "store": {"url": url}})
     assert "store.url" in str(err.value) and "redis://" in str(err.value)
+
+
+def test_errors_never_repeat_a_secret_value() -> None:
+    source = {"name": "hook", "type": "webhook", "secret": "hunter2-short"}
+    with pytest.raises(ConfigError) as err:
+        parse_config({**MINIMAL, "sources": [source]})
+    message = str(err.value)
+    assert "secret" in message and "16 characters" in message
+    assert "hunter2" not in message
