@@ -23,8 +23,11 @@ follow-ups of one public conversation (default: the mention's own ``id``); ``tex
 text, shown escaped. Re-sending a mention with the same ``id`` is harmless.
 
 Answers (all JSON): ``202 {"accepted": n}`` once every mention is stored; ``400 {"error"}`` for
-a body that is not JSON or a missing/invalid field (the error names it, e.g.
-``mentions[1].author.handle``); ``401 {"error"}`` for a missing or wrong signature or a
+a body that is not JSON (or nests deeper than 16 levels, or holds a number longer than 32
+characters, ``NaN`` or ``Infinity``), a missing/invalid field (the error names it, e.g.
+``mentions[1].author.handle``; an id or text made only of invisible characters is invalid),
+or a timestamp header that is not 1 to 12 digits; ``401 {"error"}`` for a missing or wrong
+signature or a
 timestamp outside the window; ``413`` for a body over ``max_body_bytes`` (default 256 KiB);
 ``503`` when the store is unavailable (retry later).
 
@@ -52,6 +55,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -63,11 +67,13 @@ from pydantic import Field, SecretStr, field_validator
 from adapters.base import SourceSettings
 from adapters.http import DEFAULT_RETRY_AFTER, HttpClient, HttpStatusError, excerpt
 from adapters.plain_text import clean_text
+from adapters.safe_json import UnsafeJson, loads
 from adapters.support import coerce_settings
+from bot.config_types import OptionalHttpUrl
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReadOnlySource, SourceError, SwitchboardError
 from bot.ports import Batch, PushSource, ReplyLimit
-from bot.untrusted import safe_url
+from bot.untrusted import blank, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,7 @@ SIGNATURE_HEADER = "X-Switchboard-Signature"
 MAX_BATCH = 100
 MAX_ID = 256
 MAX_REPLY_ANSWER = 64 * 1024
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -88,7 +95,7 @@ class WebhookSettings(SourceSettings):
     """``type: webhook``: a shared secret, and where replies go (if anywhere)."""
 
     secret: SecretStr
-    reply_url: str = Field(default="", pattern=r"^(https?://.+)?$")
+    reply_url: OptionalHttpUrl = ""
     reply_limit: int = Field(default=10_000, gt=0)
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     tolerance: float = Field(default=300.0, gt=0)
@@ -168,8 +175,11 @@ class WebhookSource(PushSource):
             body += chunk
             if len(body) > limit:
                 return too_big
+        stamp = request.headers.get(TIMESTAMP_HEADER)
+        if stamp and not _UNIX_SECONDS.fullmatch(stamp.strip()):
+            return _error(400, f"{TIMESTAMP_HEADER} must be unix seconds (at most 12 digits)")
         problem = self.verify(
-            request.headers.get(TIMESTAMP_HEADER),
+            stamp,
             request.headers.get(SIGNATURE_HEADER),
             bytes(body),
         )
@@ -179,9 +189,9 @@ class WebhookSource(PushSource):
             )
             return _error(401, problem)
         try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            return _error(400, f"body is not valid JSON: {exc}")
+            payload = loads(bytes(body))
+        except UnsafeJson as exc:
+            return _error(400, f"body {exc}")
         try:
             mentions = self.parse(payload)
         except BadPayload as exc:
@@ -200,10 +210,9 @@ class WebhookSource(PushSource):
             return f"missing {TIMESTAMP_HEADER} header"
         if not signature:
             return f"missing {SIGNATURE_HEADER} header"
-        try:
-            sent = int(timestamp.strip())
-        except ValueError:
-            return f"{TIMESTAMP_HEADER} must be unix seconds"
+        if not _UNIX_SECONDS.fullmatch(timestamp.strip()):
+            return f"{TIMESTAMP_HEADER} must be unix seconds (at most 12 digits)"
+        sent = int(timestamp.strip())
         if abs(self.clock() - sent) > self.settings.tolerance:
             return f"{TIMESTAMP_HEADER} is outside the {self.settings.tolerance:.0f} s window"
         if not signature.startswith("sha256="):
@@ -234,6 +243,8 @@ class WebhookSource(PushSource):
         text = item.get("text")
         if not isinstance(text, str) or not clean_text(text):
             raise BadPayload(f"{at}text: missing (a non-empty string)")
+        if blank(text):
+            raise BadPayload(f"{at}text: shows nothing (only invisible characters)")
         url = _url(item, "url", at)
         return Mention(
             source=self.name,
@@ -279,7 +290,7 @@ class WebhookSource(PushSource):
             raise
         answer, status, text_answer = response.body, response.status, response.text
         try:
-            data = json.loads(answer)
+            data = loads(answer)
             return ReplyResult(external_id=str(data["id"]), url=_url(data, "url", ""))
         except (ValueError, KeyError, TypeError, BadPayload) as exc:
             raise SourceError(
@@ -303,6 +314,8 @@ def _id(data: dict[str, Any], key: str, at: str, *, required: bool = False) -> s
     text = clean_text(str(value))
     if not text:
         raise BadPayload(f"{at}{key}: must not be empty")
+    if blank(text):
+        raise BadPayload(f"{at}{key}: shows nothing (only invisible characters)")
     if len(text) > MAX_ID:
         raise BadPayload(f"{at}{key}: longer than {MAX_ID} characters")
     return text

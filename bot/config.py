@@ -8,8 +8,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from bot.config_types import OptionalHttpUrl, check_host
 from bot.errors import ConfigError
 from bot.teams_config import TeamsSettings
 
@@ -20,22 +28,43 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+STORE_SCHEMES = ("sqlite", "redis", "rediss", "unix")
+
+
 class StoreSettings(Section):
     url: str = "sqlite:///switchboard.sqlite3"
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        scheme, sep, _ = value.partition(":")
+        if not sep or scheme.lower() not in STORE_SCHEMES:
+            raise ValueError(
+                f"{value!r} is not a store URL; use sqlite:///path/to/file.sqlite3 "
+                "or redis://host:6379/0"
+            )
+        return value
 
 
 class ServerSettings(Section):
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
+    """An IP address, or a host name this machine resolves (checked at load)."""
+    port: int = Field(default=8080, ge=1, le=65535)
     lease_seconds: float = Field(default=15.0, gt=0)
     """How long a dead replica's source polls and card deliveries stay blocked."""
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return check_host(value)
 
 
 class SlackSettings(Section):
     bot_token: str
     signing_secret: str
     app_token: str = ""
-    api_url: str = ""
+    api_url: OptionalHttpUrl = ""
+    """The Slack Web API base URL; empty: https://slack.com/api/."""
 
 
 class CardLogSettings(Section):
@@ -128,6 +157,8 @@ class Config(Section):
         return next((d for d in self.departments if d.name == name), None)
 
 
+SECRET_WORDS = ("token", "secret", "password")
+"""Keys whose bad value an error never repeats."""
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -160,7 +191,8 @@ def _describe(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         got = err.get("input")
-        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        secret = any(word in str(err["loc"][-1:]) for word in SECRET_WORDS)
+        shown = "" if secret or isinstance(got, dict | list) else f" (got {got!r})"
         lines.append(f"  {loc}: {err['msg']}{shown}")
     return "\n".join(lines)
 

@@ -283,3 +283,6 @@ DRAFT_PENDING = "draft.pending"
 REPLY_INTENT = "reply.intent"
 """Public replies: ``<thread id>:<digest of the normalised text>`` -> the first sender's
 ``bot.intent.Intent`` JSON, for ``bot.intent.INTENT_WINDOW_SECONDS`` (one reply per intent)."""
+SLACK_REQUEST = "slack.request"
+"""Slack surface: hash of a verified request's timestamp and signature -> "1" (a signed
+request sent again inside the signature window runs once)."""

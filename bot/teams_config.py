@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from bot.config_types import HttpUrl, OptionalHttpUrl, check_http_url
+
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 BOT_FRAMEWORK_METADATA = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
@@ -29,37 +31,65 @@ class TeamsSettings(BaseModel):
     certificate_path: str = ""
     """A PFX certificate instead of ``app_password``."""
     tenant_id: str = ""
-    """The Microsoft 365 tenant whose teams show the departments."""
+    """The Microsoft 365 tenant whose teams show the departments (and where a single-tenant
+    bot's tokens come from)."""
+    tenant_ids: tuple[str, ...] = ()
+    """More tenants whose activities are served besides ``tenant_id`` (a multi-tenant bot).
+    An activity from any other tenant is refused before the bot sees it; with neither key set
+    every tenant is served (local tools only)."""
     app_type: Literal["single_tenant", "multi_tenant"] = "single_tenant"
     service_url: str = "https://smba.trafficmanager.net/teams/"
     """Bot Connector endpoint for proactive posts (the global Teams URL works everywhere)."""
     allowed_service_hosts: tuple[str, ...] = TEAMS_SERVICE_HOSTS
     """Hosts an incoming activity's ``serviceUrl`` may name (besides ``service_url``'s)."""
-    openid_metadata_url: str = BOT_FRAMEWORK_METADATA
+    openid_metadata_url: HttpUrl = BOT_FRAMEWORK_METADATA
     """Where the signing keys of incoming requests are published."""
     token_issuers: tuple[str, ...] = (BOT_FRAMEWORK_ISSUER,)
-    auth_authority: str = ""
+    auth_authority: OptionalHttpUrl = ""
     """Entra authority for outgoing tokens; empty = https://login.microsoftonline.com/<tenant>."""
 
     app_name: str = "Switchboard"
     """Name shown in Teams (at most 30 characters)."""
     manifest_id: str = ""
     """The Teams app id (a GUID); defaults to ``app_id``."""
-    public_url: str = ""
+    public_url: OptionalHttpUrl = ""
     """Public HTTPS base URL of this server (its host goes into the manifest's validDomains)."""
     developer_name: str = "Switchboard"
-    website_url: str = "https://example.com"
-    privacy_url: str = "https://example.com/privacy"
-    terms_url: str = "https://example.com/terms"
+    website_url: HttpUrl = "https://example.com"
+    privacy_url: HttpUrl = "https://example.com/privacy"
+    terms_url: HttpUrl = "https://example.com/terms"
     accent_color: str = "#4F6BED"
 
     @field_validator("service_url")
     @classmethod
     def _service_url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"teams.service_url must be an http(s) URL, got {value!r}")
+        try:
+            check_http_url(value)
+        except ValueError as exc:
+            raise ValueError(f"teams.service_url: {exc}") from None
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("tenant_id", mode="before")
+    @classmethod
+    def _one_tenant(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            raise ValueError(
+                "teams.tenant_id is one tenant id; list further tenants under teams.tenant_ids"
+            )
+        return value
+
+    @field_validator("tenant_ids", mode="before")
+    @classmethod
+    def _tenant_list(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("tenant_ids")
+    @classmethod
+    def _tenants_given(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tenant in value:
+            if not tenant.strip():
+                raise ValueError("teams.tenant_ids must not hold an empty tenant id")
+        return tuple(t.strip() for t in value)
 
     @field_validator("app_name")
     @classmethod
@@ -97,6 +127,17 @@ class TeamsSettings(BaseModel):
     @property
     def authenticated(self) -> bool:
         return bool(self.app_id)
+
+    @property
+    def served_tenants(self) -> frozenset[str]:
+        """Lower-cased tenant ids whose activities are served; empty: every tenant."""
+        tenants = (self.tenant_id, *self.tenant_ids)
+        return frozenset(t.strip().lower() for t in tenants if t.strip())
+
+    def tenant_allowed(self, tenant: str) -> bool:
+        """Whether an activity from ``tenant`` may be served."""
+        served = self.served_tenants
+        return not served or tenant.strip().lower() in served
 
     @property
     def token_tenant(self) -> str:

@@ -16,7 +16,8 @@
 
 Variation selectors, combining marks and the soft hyphen are kept: they change how a visible
 character looks, never what order text reads in. ``neutralize`` removes or replaces what
-``HIDDEN`` matches; ``safe_url`` decides whether a public URL may become a link.
+``HIDDEN`` matches; ``blank`` tells whether text shows nothing at all; ``safe_url`` decides
+whether a public URL may become a link.
 """
 
 from __future__ import annotations
@@ -60,6 +61,19 @@ def neutralize(text: str, replacement: str = "") -> str:
 def has_hidden(text: str) -> bool:
     """Whether ``text`` holds any ``HIDDEN`` character."""
     return HIDDEN.search(text) is not None
+
+
+_UNSEEN = regex.compile(
+    r"[\s\p{Z}\p{Cc}\p{Cf}\p{Mn}\p{Me}\p{Cn}\p{Co}\p{Cs}"
+    r"\u00ad\u115f\u1160\u2800\u3164\uffa0]+"
+)
+
+
+def blank(text: str) -> bool:
+    """Whether ``text`` shows nothing once ``neutralize``d: only blanks, format characters,
+    lone combining marks and variation selectors, unassigned or private-use code points, the
+    soft hyphen, the Hangul fillers or the braille blank U+2800."""
+    return not _UNSEEN.sub("", neutralize(text))
 
 
 def safe_url(url: str) -> str:

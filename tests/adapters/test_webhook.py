@@ -135,7 +135,6 @@ async def test_a_batch_is_stored_in_order(hook: Hook) -> None:
         ({"headers": {"X-Switchboard-Signature": ""}}, "missing X-Switchboard-Signature"),
         ({"headers": {"X-Switchboard-Timestamp": ""}}, "missing X-Switchboard-Timestamp"),
         ({"headers": {"X-Switchboard-Signature": "md5=abc"}}, "sha256=<hex>"),
-        ({"headers": {"X-Switchboard-Timestamp": "yesterday"}}, "unix seconds"),
         ({"timestamp": int(time.time()) - 301}, "outside the 300 s window"),
         ({"timestamp": int(time.time()) + 400}, "outside the 300 s window"),
     ],
@@ -339,3 +338,63 @@ async def test_a_503_without_retry_after_still_says_when_to_retry() -> None:
 
     assert busy.value.retry_after == 60
     assert limited.value.retry_after == 0
+
+
+def mention_with(**fields: Any) -> bytes:
+    item: dict[str, Any] = {"id": "1", "author": {"id": "u", "handle": "h"}, "text": "hi"}
+    for key, value in fields.items():
+        if key.startswith("author_"):
+            item["author"][key.removeprefix("author_")] = value
+        else:
+            item[key] = value
+    return json.dumps(item).encode()
+
+
+HOSTILE: dict[str, tuple[bytes | None, dict[str, str], str]] = {
+    "deep arrays": (b"[" * 4000 + b"]" * 4000, {}, "body is nested deeper than 16 levels"),
+    "deep objects": (
+        b'{"a":' * 1200 + b"1" + b"}" * 1200,
+        {},
+        "body is nested deeper than 16 levels",
+    ),
+    "nested 17 levels": (
+        mention_with(extra=json.loads("[" * 16 + "]" * 16)),
+        {},
+        "body is nested deeper than 16 levels",
+    ),
+    "400-digit id": (mention_with(id=10**399), {}, "body has a number longer than 32 characters"),
+    "huge float": (mention_with(score=1e308).replace(b"1e+308", b"1e999"), {}, "out of range"),
+    "NaN": (
+        mention_with().replace(b'"hi"}', b'"hi", "x": NaN}'),
+        {},
+        "body has NaN, which is not a JSON number",
+    ),
+    "400-digit timestamp": (None, {"X-Switchboard-Timestamp": "9" * 400}, "unix seconds"),
+    "word timestamp": (None, {"X-Switchboard-Timestamp": "yesterday"}, "unix seconds"),
+    "zero-width id": (mention_with(id="\u200b\u2060\ufeff"), {}, "id: must not be empty"),
+    "braille-blank id": (mention_with(id="\u2800\u2800"), {}, "id: shows nothing"),
+    "soft-hyphen id": (mention_with(id="\u00ad"), {}, "id: shows nothing"),
+    "filler handle": (mention_with(author_handle="\u115f\u1160"), {}, "handle: shows nothing"),
+    "zero-width text": (mention_with(text="\u200b\u200c\u200d\u2063"), {}, "text: missing"),
+    "marks-only text": (mention_with(text="\u0301\ufe0f\u034f \u3000"), {}, "text: shows"),
+    "tags-only text": (mention_with(text="\U000e0041\U000e0042"), {}, "text: missing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+async def test_hostile_bodies_and_headers_get_400_with_a_reason(hook: Hook, case: str) -> None:
+    payload, headers, reason = HOSTILE[case]
+    status, body = await hook.post(payload or sample("single.json"), headers=headers)
+
+    assert status == 400, body
+    assert reason in body["error"]
+    assert hook.stored == []
+
+
+async def test_the_bounds_leave_real_mentions_alone(hook: Hook) -> None:
+    big_id = 2**63 - 1
+    payload = mention_with(id=big_id, text="caf\u00e9 \U0001f469\u200d\U0001f4bb", score=0.5)
+    status, body = await hook.post(payload)
+
+    assert (status, body) == (202, {"accepted": 1})
+    assert hook.stored[0].external_id == str(big_id)

@@ -75,3 +75,96 @@ def test_load_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good.write_text("departments:\n  - name: social\n")
     monkeypatch.setenv("SWITCHBOARD_CONFIG", str(good))
     assert load_config(None).departments[0].name == "social"
+
+
+SLACK = {"bot_token": "xoxb-1", "signing_secret": "s"}
+TEAMS = {"tenant_id": "8d7c6b5a-1111-2222-3333-444455556666"}
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("slack", "api_url", "notaurl"),
+        ("slack", "api_url", "ftp://slack.example/api/"),
+        ("slack", "api_url", "https:///api/"),
+        ("slack", "api_url", "https://slack.example:99999/api/"),
+        ("teams", "service_url", "smba.trafficmanager.net/teams/"),
+        ("teams", "openid_metadata_url", "login.botframework.com/v1"),
+        ("teams", "auth_authority", "login.microsoftonline.com"),
+        ("teams", "public_url", "bot.example.com"),
+        ("teams", "website_url", "example.com"),
+        ("teams", "privacy_url", "mailto:privacy@example.com"),
+        ("teams", "terms_url", "https://exa mple.com/terms"),
+    ],
+)
+def test_every_url_key_must_be_an_http_url_with_a_host(section: str, key: str, value: str) -> None:
+    base = {"slack": SLACK, "teams": TEAMS}[section]
+    with pytest.raises(ConfigError) as err:
+        parse_config({**MINIMAL, section: {**base, key: value}})
+    message = str(err.value)
+    assert f"{section}.{key}" in message and repr(value) in message
+    assert "https://" in message, "the error shows what a good value looks like"
+
+
+def test_a_webhook_reply_url_must_have_a_host() -> None:
+    source = {"name": "hook", "type": "webhook", "secret": "x" * 16, "reply_url": "https://"}
+    with pytest.raises(ConfigError, match="reply_url"):
+        parse_config({**MINIMAL, "sources": [source]})
+
+
+def test_good_urls_and_empty_optional_ones_load() -> None:
+    config = parse_config(
+        {
+            **MINIMAL,
+            "slack": {**SLACK, "api_url": "http://127.0.0.1:8123/api/"},
+            "teams": {**TEAMS, "public_url": "https://bot.example.com", "auth_authority": ""},
+        }
+    )
+    assert config.slack is not None and config.slack.api_url == "http://127.0.0.1:8123/api/"
+    assert parse_config({**MINIMAL, "slack": SLACK}).slack.api_url == ""  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536, 99999])
+def test_server_port_is_1_to_65535(port: int) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({**MINIMAL, "server": {"port": port}})
+    assert "server.port" in str(err.value) and str(port) in str(err.value)
+
+
+@pytest.mark.parametrize("port", [1, 8080, 65535])
+def test_server_port_bounds_are_inclusive(port: int) -> None:
+    assert parse_config({**MINIMAL, "server": {"port": port}}).server.port == port
+
+
+def test_a_server_host_that_does_not_resolve_is_named() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({**MINIMAL, "server": {"host": "no-such-host.invalid"}})
+    message = str(err.value)
+    assert "server.host" in message and "'no-such-host.invalid' does not resolve" in message
+    assert "127.0.0.1" in message
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::", "::1", "localhost"])
+def test_ip_addresses_and_resolvable_names_are_hosts(host: str) -> None:
+    assert parse_config({**MINIMAL, "server": {"host": host}}).server.host == host
+
+
+def test_an_empty_server_host_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"server\.host"):
+        parse_config({**MINIMAL, "server": {"host": " "}})
+
+
+@pytest.mark.parametrize("url", ["postgres://db/x", "switchboard.sqlite3", "mysql:x"])
+def test_store_url_needs_a_known_scheme(url: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({**MINIMAL, "store": {"url": url}})
+    assert "store.url" in str(err.value) and "redis://" in str(err.value)
+
+
+def test_errors_never_repeat_a_secret_value() -> None:
+    source = {"name": "hook", "type": "webhook", "secret": "hunter2-short"}
+    with pytest.raises(ConfigError) as err:
+        parse_config({**MINIMAL, "sources": [source]})
+    message = str(err.value)
+    assert "secret" in message and "16 characters" in message
+    assert "hunter2" not in message

@@ -25,6 +25,7 @@ from bot.app import Switchboard
 from bot.config import parse_config
 from bot.domain import Author, Mention, Thread
 from bot.server import build_app
+from bot.store import Store
 from bot.surfaces.slack.app import install_slack
 from bot.surfaces.slack.inbound import SlackInbound
 from bot.surfaces.slack.surface import SlackSurface
@@ -34,11 +35,17 @@ from .fake_slack import FakeSlack
 ALICE, BOB, CAROL, GUS = "U0ALICE", "U0BOB", "U0CAROL", "U0GUEST"
 BILLING, SUPPORT, PRESS = "C0BILLING", "C0SUPPORT", "C0PRESS"
 EVERYONE = [ALICE, BOB, CAROL, GUS, "U0BOT"]
+FORM = "application/x-www-form-urlencoded"
 
 
 def sign(secret: str, body: str, ts: int) -> str:
     base = f"v0:{ts}:{body}".encode()
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def interaction_body(payload: dict[str, Any]) -> str:
+    """An interactivity request's body: ``payload=<json>``, urlencoded."""
+    return urlencode({"payload": json.dumps(payload)})
 
 
 def workspace(fake: FakeSlack) -> None:
@@ -54,6 +61,7 @@ def workspace(fake: FakeSlack) -> None:
 
 
 def config_for(fake: FakeSlack, tmp: Path, app_token: str = "") -> dict[str, Any]:
+    tmp.mkdir(parents=True, exist_ok=True)
     replay = tmp / "mentions.json"
     replay.write_text("[]", encoding="utf-8")
     return {
@@ -122,6 +130,11 @@ class Harness:
     async def command(
         self, user: str, command: str, text: str = "", channel: str = BILLING
     ) -> ClientResponse:
+        body = self.command_body(user, command, text, channel)
+        return await self.send(body, "application/x-www-form-urlencoded")
+
+    def command_body(self, user: str, command: str, text: str = "", channel: str = BILLING) -> str:
+        """A slash command's urlencoded body, as Slack sends it."""
         name = self.fake.channels[channel]["name"]
         form = {
             "token": "legacy-verification-token",
@@ -138,11 +151,10 @@ class Harness:
             "response_url": f"https://hooks.slack.com/commands/{self.fake.team_id}/1/x",
             "trigger_id": self.trigger(),
         }
-        return await self.send(urlencode(form), "application/x-www-form-urlencoded")
+        return urlencode(form)
 
     async def interact(self, payload: dict[str, Any]) -> ClientResponse:
-        body = urlencode({"payload": json.dumps(payload)})
-        return await self.send(body, "application/x-www-form-urlencoded")
+        return await self.send(interaction_body(payload), "application/x-www-form-urlencoded")
 
     def trigger(self) -> str:
         return f"{next(self._ids)}.{int(time.time())}.trigger"
@@ -162,6 +174,29 @@ class Harness:
         home: bool = False,
         overflow: bool = False,
     ) -> ClientResponse:
+        payload = self.click_payload(
+            user,
+            action_id,
+            value,
+            channel=channel,
+            message_ts=message_ts,
+            home=home,
+            overflow=overflow,
+        )
+        return await self.interact(payload)
+
+    def click_payload(
+        self,
+        user: str,
+        action_id: str,
+        value: str,
+        *,
+        channel: str = BILLING,
+        message_ts: str = "",
+        home: bool = False,
+        overflow: bool = False,
+    ) -> dict[str, Any]:
+        """A ``block_actions`` payload for a click on one of our buttons."""
         action: dict[str, Any] = {
             "action_id": action_id,
             "block_id": "sb_card",
@@ -204,7 +239,7 @@ class Harness:
                 "message": message,
                 "response_url": f"https://hooks.slack.com/actions/{self.fake.team_id}/1/x",
             }
-        return await self.interact(payload)
+        return payload
 
     async def submit(
         self, user: str, view: dict[str, Any], values: dict[str, Any]
@@ -342,12 +377,15 @@ class Harness:
 
 
 @asynccontextmanager
-async def running(fake: FakeSlack, tmp: Path, *, app_token: str = "") -> AsyncIterator[Harness]:
+async def running(
+    fake: FakeSlack, tmp: Path, *, app_token: str = "", store: Store | None = None
+) -> AsyncIterator[Harness]:
+    """One replica; several replicas share ``store`` (its own SQLite file otherwise)."""
     workspace(fake)
     config = parse_config(config_for(fake, tmp, app_token))
     assert config.slack is not None
     surface = SlackSurface.from_config(config, per_channel_interval=0.0)
-    board = Switchboard.from_config(config, [surface])
+    board = Switchboard.from_config(config, [surface], store)
     app = build_app(board)
     inbound = install_slack(board.desk, app, config.slack, surface)
     client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import EventKind
+from bot.errors import ConfigError
 from bot.surfaces.slack.app import start_socket_mode
 
 from .fake_slack import FakeSlack
@@ -36,9 +37,16 @@ class SocketModeEndpoint:
         self.connected = asyncio.Event()
         self.acks: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.tokens: list[str] = []
+        self.error = ""
+        """When set, ``apps.connections.open`` answers ``{"ok": false, "error": ...}``..."""
+        self.error_times = -1
+        """...that many times (negative: always)."""
 
     async def open(self, request: web.Request) -> web.Response:
         self.tokens.append(request.headers.get("Authorization", ""))
+        if self.error and self.error_times != 0:
+            self.error_times -= 1
+            return web.json_response({"ok": False, "error": self.error})
         url = str(self.server.make_url("/link")).replace("http://", "ws://")
         return web.json_response({"ok": True, "url": url})
 
@@ -79,7 +87,7 @@ async def test_socket_mode_runs_commands_and_events(h: Harness) -> None:
         client = AsyncWebClient(base_url=str(endpoint.server.make_url("/api/")))
         handler = await start_socket_mode(h.client.app, web_client=client)
         assert handler is not None
-        assert endpoint.tokens == [f"Bearer {APP_TOKEN}"]
+        assert endpoint.tokens == [f"Bearer {APP_TOKEN}"] * 2, "the check, then the socket"
         thread = await h.arrive("My card was charged twice")
         command = {
             "token": "legacy-verification-token",
@@ -122,6 +130,39 @@ async def test_socket_mode_runs_commands_and_events(h: Harness) -> None:
         assert h.ephemerals(ALICE) == [f"You have {thread.short_id}."]
         notes = [e for e in await h.board.store.events(thread.id) if e.kind is EventKind.NOTE]
         assert [n.data["text"] for n in notes] == ["on it"]
+    finally:
+        await h.client.close()
+        await endpoint.server.close()
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "not_allowed_token_type", "token_revoked"])
+async def test_a_rejected_app_token_fails_at_start_with_one_line(h: Harness, error: str) -> None:
+    endpoint = SocketModeEndpoint()
+    endpoint.error = error
+    await endpoint.server.start_server()
+    try:
+        client = AsyncWebClient(base_url=str(endpoint.server.make_url("/api/")))
+        with pytest.raises(ConfigError) as raised:
+            await start_socket_mode(h.client.app, web_client=client)
+        message = str(raised.value)
+        assert "\n" not in message
+        assert "slack.app_token" in message and error in message and "xapp-" in message
+        assert endpoint.tokens == [f"Bearer {APP_TOKEN}"], "asked once, no reconnect loop"
+        assert h.inbound.socket is None and not endpoint.connected.is_set()
+    finally:
+        await endpoint.server.close()
+
+
+async def test_a_transient_failure_is_left_to_the_reconnects(h: Harness) -> None:
+    endpoint = SocketModeEndpoint()
+    endpoint.error, endpoint.error_times = "ratelimited", 1
+    await endpoint.server.start_server()
+    try:
+        client = AsyncWebClient(base_url=str(endpoint.server.make_url("/api/")))
+        task = asyncio.create_task(start_socket_mode(h.client.app, web_client=client))
+        handler = await asyncio.wait_for(task, 5)
+        assert handler is not None
+        await asyncio.wait_for(endpoint.connected.wait(), 5)
     finally:
         await h.client.close()
         await endpoint.server.close()

@@ -34,6 +34,7 @@ from tests.teams.world import (
 
 CARD = "application/vnd.microsoft.card.adaptive"
 MESSAGE = "application/vnd.microsoft.activity.message"
+FOREIGN = "99999999-aaaa-bbbb-cccc-dddddddddddd"
 
 
 @pytest.fixture
@@ -212,18 +213,55 @@ async def test_bot_added_to_a_team_says_how_to_map_the_channel(w: World) -> None
     assert TEAM in hello["text"] and "teams_channel" in hello["text"]
 
 
-async def test_other_tenants_are_turned_away(w: World) -> None:
-    await w.mention(1, "the app is down again")
-    activity = message("claim", SUPPORT, w.service_url)
-    activity["conversation"]["tenantId"] = "someone-else"
-    activity["channelData"]["tenant"]["id"] = "someone-else"
-    await w.post(activity)
+def foreign(activity: dict[str, Any], tenant: str = FOREIGN, *, both: bool = True) -> None:
+    activity["conversation"]["tenantId"] = tenant
+    if both:
+        activity["channelData"]["tenant"]["id"] = tenant
 
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda a: foreign(a), "tenant not served by this bot"),
+        (lambda a: foreign(a, both=False), "the activity names two different tenants"),
+        (lambda a: foreign(a, ""), "the activity names no tenant"),
+    ],
+    ids=["foreign", "mixed", "missing"],
+)
+async def test_other_tenants_are_refused_before_the_bot_runs(
+    w: World, change: Any, reason: str
+) -> None:
+    await w.mention(1, "the app is down again")
+    posted = len(w.connector.requests)
+    activity = message("claim", SUPPORT, w.service_url)
+    change(activity)
+    status, body = await w.post(activity)
+
+    assert (status, body) == (403, {"error": reason})
+    assert len(w.connector.requests) == posted, "the bot answered into a foreign conversation"
     [thread] = await w.board.store.list_threads()
     assert thread.owner is None
-    assert any(
-        "another organization" in (a.get("text") or "") for a in w.connector.activities.values()
-    )
+
+
+async def test_only_the_listed_tenants_are_served(
+    store: Store, connector: ConnectorFake, tmp_path: Path
+) -> None:
+    partner = "0a0b0c0d-0000-1111-2222-333344445555"
+    async with world(store, connector, tmp_path, tenant_ids=(partner.upper(),)) as w:
+        assert w.endpoint.settings.tenant_allowed(partner)
+        await w.mention(1, "the app is down again")
+        conversation, card = await first_card(w)
+        posted = len(w.connector.requests)
+        click = invoke(card_actions(card)["Claim"], conversation, w.service_url)
+        foreign(click)
+        status, _ = await w.post(click)
+
+        assert status == 403
+        assert len(w.connector.requests) == posted
+        [thread] = await w.board.store.list_threads()
+        assert thread.owner is None
+        status, _ = await w.post(message("help", SUPPORT, w.service_url))
+        assert status == 202
 
 
 @pytest.mark.parametrize(

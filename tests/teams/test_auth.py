@@ -187,3 +187,16 @@ async def test_known_keys_survive_an_issuer_outage(issuer: IssuerFake) -> None:
     issuer.fail("/v1/.well-known/openidconfiguration", 503, {"error": "down"})
     await validator.validate(f"Bearer {token}", activity)
     assert len(issuer.calls("/v1/.well-known/openidconfiguration")) == 2
+
+
+async def test_a_valid_token_from_a_foreign_tenant_is_refused_and_nothing_is_posted(
+    w: World, issuer: IssuerFake
+) -> None:
+    activity = bot_added(TEAM, w.service_url)
+    activity["conversation"]["tenantId"] = "99999999-aaaa-bbbb-cccc-dddddddddddd"
+    activity["channelData"]["tenant"] = {"id": "99999999-aaaa-bbbb-cccc-dddddddddddd"}
+    status, body = await w.post(activity, token=valid(issuer, w))
+
+    assert status == 403
+    assert body == {"error": "tenant not served by this bot"}
+    assert w.connector.requests == []

@@ -46,8 +46,20 @@ def test_multi_tenant_tokens_come_from_the_bot_framework_tenant() -> None:
         ({"app_name": "x" * 31}, "teams.app_name"),
         ({"accent_color": "blue"}, "teams.accent_color"),
         ({"app_secret": "s"}, "app_secret"),
+        ({"tenant_id": [TENANT, TENANT]}, "list further tenants under teams.tenant_ids"),
+        ({"tenant_ids": [TENANT, " "]}, "teams.tenant_ids must not hold an empty"),
     ],
 )
 def test_invalid_settings_name_the_key(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         TeamsSettings(**fields)
+
+
+def test_served_tenants_are_the_tenant_and_the_listed_ones() -> None:
+    other = "0A0B0C0D-0000-1111-2222-333344445555"
+    settings = TeamsSettings(tenant_id=TENANT, tenant_ids=[other])
+    assert settings.served_tenants == {TENANT, other.lower()}
+    assert settings.tenant_allowed(TENANT.upper()) and settings.tenant_allowed(other.lower())
+    assert not settings.tenant_allowed("99999999-aaaa-bbbb-cccc-dddddddddddd")
+    assert TeamsSettings(tenant_ids=other).served_tenants == {other.lower()}
+    assert TeamsSettings().tenant_allowed("anything"), "no tenant configured: local tools"

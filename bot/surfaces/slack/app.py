@@ -6,7 +6,8 @@
     handler = await start_socket_mode(app)             # when slack.app_token is set
 
 Events, interactivity and slash commands all arrive at ``POST /slack/events`` (or over the
-Socket Mode websocket); bolt checks the signature and timestamp, the listeners ack at once
+Socket Mode websocket); bolt checks the signature and timestamp, a signed request sent
+again inside that window is acked without running (``replay.py``), the listeners ack at once
 and do the work in tracked background tasks, and everything becomes an ``Interaction`` for
 ``desk.handle`` (the application facade).
 """
@@ -15,19 +16,35 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackSettings
 from bot.desk import Desk
+from bot.errors import ConfigError
 from bot.surfaces.slack import buttons, commands, drafts, events, home, modals
 from bot.surfaces.slack.inbound import SlackInbound
+from bot.surfaces.slack.replay import ReplayGuard
 from bot.surfaces.slack.surface import SlackSurface
 
 log = logging.getLogger(__name__)
+REFUSED_TOKEN = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "not_allowed_token_type",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+    }
+)
+"""``apps.connections.open`` errors that no retry can fix: the app token is wrong."""
 EVENTS_PATH = "/slack/events"
 SLACK_KEY: web.AppKey[SlackInbound] = web.AppKey("slack", SlackInbound)
 
@@ -45,6 +62,7 @@ def build_bolt(settings: SlackSettings, client: AsyncWebClient) -> AsyncApp:
 
 def build_inbound(desk: Desk, settings: SlackSettings, surface: SlackSurface) -> SlackInbound:
     bolt = build_bolt(settings, surface.api.client)
+    bolt.use(ReplayGuard(desk.lookups))
     inbound = SlackInbound(desk, surface, settings, bolt)
     for module in (commands, buttons, drafts, modals, events, home):
         module.register(bolt, inbound)
@@ -76,15 +94,35 @@ async def start_socket_mode(
     app: web.Application, *, web_client: AsyncWebClient | None = None
 ) -> AsyncSocketModeHandler | None:
     """Connect over Socket Mode when ``slack.app_token`` is set (no public URL needed);
-    None otherwise. The connection closes with the aiohttp app's cleanup."""
+    None otherwise. A token Slack refuses is a ``ConfigError`` at once (see
+    ``check_app_token``). The connection closes with the aiohttp app's cleanup."""
     inbound = app[SLACK_KEY]
     token = inbound.settings.app_token
     if not token:
         return None
-    handler = AsyncSocketModeHandler(
-        inbound.bolt, token, web_client=web_client or inbound.surface.api.client
-    )
+    client = web_client or inbound.surface.api.client
+    await check_app_token(client, token)
+    handler = AsyncSocketModeHandler(inbound.bolt, token, web_client=client)
     await handler.connect_async()  # type: ignore[no-untyped-call]
     inbound.socket = handler
     log.info("connected to Slack over Socket Mode")
     return handler
+
+
+async def check_app_token(client: AsyncWebClient, token: str) -> None:
+    """Ask Slack for a Socket Mode URL once with ``token``; a refused token raises a one-line
+    ``ConfigError`` naming ``slack.app_token`` and the fix, instead of a reconnect loop.
+    Other failures (Slack unreachable, rate limited) are left to the handler's reconnects."""
+    try:
+        await client.apps_connections_open(app_token=token)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or "")
+        if error in REFUSED_TOKEN:
+            raise ConfigError(
+                f"slack.app_token was refused by Slack ({error}) at {client.base_url}: use the "
+                "app-level token (xapp-...) with the connections:write scope from the app's "
+                "Basic Information page, or remove slack.app_token to use HTTP mode"
+            ) from None
+        log.warning("apps.connections.open failed (%s); Socket Mode will retry", error)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("cannot reach Slack at %s (%s); Socket Mode will retry", client.base_url, exc)

@@ -1,8 +1,10 @@
 """``POST /api/messages``: the Agents SDK's aiohttp ``CloudAdapter`` on our aiohttp app.
 
 Before the SDK sees a request we check its ``serviceUrl`` against the allowed hosts (the bot
-answers there) and, when an app id is configured, its bearer token (401 otherwise). The
-adapter then runs through its framework-neutral ``process_request`` with that identity.
+answers there), when an app id is configured its bearer token (401 otherwise), and that its
+tenant (``conversation.tenantId`` / ``channelData.tenant.id``) is one we serve (403
+otherwise, so nothing is ever posted into a foreign tenant's conversation). The adapter then
+runs through its framework-neutral ``process_request`` with that identity.
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ class TeamsEndpoint:
             except Unauthorized as exc:
                 log.warning("refused a Teams request: %s", exc)
                 return _error(401, "unauthorized")
+        refused = self._tenant_refused(body)
+        if refused:
+            log.warning("refused a Teams activity: %s", refused)
+            return _error(403, refused)
         try:
             result = await self.adapter.process_request(
                 _Request(request.method, request.headers, body, identity), self.bot
@@ -96,6 +102,29 @@ class TeamsEndpoint:
         if result.body is not None:
             return web.json_response(result.body, status=result.status_code)
         return web.Response(status=result.status_code)
+
+    def _tenant_refused(self, body: dict[str, Any]) -> str:
+        """'' when the activity comes from a tenant we serve, else the reason it does not."""
+        if not self.settings.served_tenants:
+            return ""
+        conversation = body.get("conversation")
+        channel_data = body.get("channelData")
+        tenant_info = channel_data.get("tenant") if isinstance(channel_data, dict) else None
+        named = {
+            value.strip().lower()
+            for value in (
+                conversation.get("tenantId") if isinstance(conversation, dict) else None,
+                tenant_info.get("id") if isinstance(tenant_info, dict) else None,
+            )
+            if isinstance(value, str) and value.strip()
+        }
+        if not named:
+            return "the activity names no tenant"
+        if len(named) > 1:
+            return "the activity names two different tenants"
+        if not self.settings.tenant_allowed(next(iter(named))):
+            return "tenant not served by this bot"
+        return ""
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         """Log the failure; tell the person in general terms (no internals leak)."""
