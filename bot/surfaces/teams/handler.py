@@ -284,12 +284,11 @@ class TeamsBot(ActivityHandler):
         )
 
     def _our_tenant(self, activity: Activity) -> bool:
-        if not self.settings.tenant_id:
-            return True
+        """A second line behind the endpoint's 403 (``teams.tenant_id`` / ``tenant_ids``)."""
         tenant = (activity.conversation.tenant_id if activity.conversation else None) or _get(
             activity.channel_data, "tenant", "id"
         )
-        return str(tenant or "").lower() == self.settings.tenant_id.lower()
+        return self.settings.tenant_allowed(str(tenant or ""))
 
     def _channel_department(self, activity: Activity) -> str | None:
         channel = _get(activity.channel_data, "channel", "id")
