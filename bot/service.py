@@ -14,7 +14,6 @@ from typing import Any
 
 from bot.config import Department
 from bot.domain import (
-    OPEN_STATES,
     AuditEvent,
     EventKind,
     Mention,
@@ -23,8 +22,6 @@ from bot.domain import (
     ThreadState,
     Transfer,
     can_move,
-    is_open,
-    is_waiting,
     utcnow,
 )
 from bot.errors import (
@@ -152,21 +149,22 @@ class ThreadService:
             raise ThreadNotFound(ref)
         return thread
 
-    async def waiting(self, department: str | None = None) -> list[Thread]:
-        """The waiting queue (``bot.domain.is_waiting``), oldest first; every department
-        when ``department`` is None. Claim-next, ``queue``, App Home and Teams all use it."""
-        threads = await self.store.list_threads(department=department, states=OPEN_STATES)
-        return [t for t in threads if is_waiting(t)]
+    async def waiting(
+        self, department: str | None = None, limit: int | None = None
+    ) -> list[Thread]:
+        """The waiting queue (``bot.domain.is_waiting``), oldest first, at most ``limit``;
+        every department when ``department`` is None. Claim-next, ``queue``, App Home and
+        Teams all use it. Read from the store's index: the cost follows the answer."""
+        return await self.store.waiting_threads(department, limit=limit)
 
     async def next_waiting(self, department: str) -> Thread | None:
         """The thread claim-next takes: the oldest waiting in ``department``."""
-        waiting = await self.waiting(department)
+        waiting = await self.waiting(department, limit=1)
         return waiting[0] if waiting else None
 
-    async def held_by(self, person: Person) -> list[Thread]:
-        """The open threads ``person`` holds, oldest first."""
-        threads = await self.store.list_threads(owner_key=person.key, states=OPEN_STATES)
-        return [t for t in threads if is_open(t)]
+    async def held_by(self, person: Person, limit: int | None = None) -> list[Thread]:
+        """The open threads ``person`` holds, oldest first, at most ``limit``."""
+        return await self.store.held_threads(person.key, limit=limit)
 
     # verbs ---------------------------------------------------------------------------------------
     async def claim(self, thread_id: str, actor: Person, surface: str = "") -> Thread:

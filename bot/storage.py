@@ -106,6 +106,19 @@ class ThreadRepository(Protocol):
     ) -> list[Thread]:
         """Threads matching every given filter, oldest (lowest number) first."""
 
+    @abstractmethod
+    async def waiting_threads(
+        self, department: str | None = None, *, limit: int | None = None
+    ) -> list[Thread]:
+        """The waiting threads (``bot.domain.is_waiting``) of ``department`` (of every
+        department when None), oldest (lowest number) first, at most ``limit``. Read from an
+        index kept in the same atomic step as every change: the cost follows the answer."""
+
+    @abstractmethod
+    async def held_threads(self, owner_key: str, *, limit: int | None = None) -> list[Thread]:
+        """The open threads (``bot.domain.is_open``) whose owner has ``owner_key``, oldest
+        first, at most ``limit``; read from an index like ``waiting_threads``."""
+
 
 @runtime_checkable
 class CardOutbox(Protocol):

@@ -25,7 +25,15 @@ from bot.errors import StoreError
 from bot.storage import IngestOutcome, IngestStatus
 from bot.store import lua
 from bot.store.base import Store
-from bot.store.codec import FIRST_THREAD_NUMBER, attached, dump, load_thread, micros
+from bot.store.codec import (
+    FIRST_THREAD_NUMBER,
+    attached,
+    dump,
+    held_by,
+    load_thread,
+    micros,
+    waiting_in,
+)
 from bot.store.keys import DEFAULT_PREFIX
 from bot.store.redis_io import guarded, opt, text, texts
 from bot.store.redis_kv import RedisKV
@@ -57,6 +65,7 @@ class RedisStore(RedisKV, Store):
         self._release = register(lua.RELEASE_LEASE)
         self._reply_begin = register(lua.REPLY_BEGIN)
         self._reply_finish = register(lua.REPLY_FINISH)
+        self._indexed = register(lua.INDEXED)
 
     @staticmethod
     def from_url(
@@ -109,9 +118,10 @@ class RedisStore(RedisKV, Store):
             keys, args = self._event_io(attached(event, expected) if expected else event, True)
             keys += [k.mention(mention.key), k.conversation(mention.conversation)]
             keys += [k.thread(target), k.thread_mentions(target), k.threads]
-            keys += [k.threads_in(new.state), k.thread_counter]
+            keys += [k.threads_in(new.state), k.thread_counter, k.waiting_all]
             args += [expected, mention.key, dump(mention), dump(new), new.version]
             args += [new.mention_count, new.state.value, FIRST_THREAD_NUMBER, target]
+            args += [waiting_in(new), held_by(new), k.waiting_head, k.held_head]
             status, *rest = (opt(value) for value in await self._ingest(keys=keys, args=args))
             if status == "retry":
                 expected = rest[0] or ""
@@ -140,10 +150,12 @@ class RedisStore(RedisKV, Store):
     ) -> bool:
         if thread.version <= expected_version:
             raise ValueError("commit needs a thread whose version is above expected_version")
+        k = self.keys
         keys, args = self._event_io(event, notify)
-        keys += [self.keys.thread(thread.id), *map(self.keys.threads_in, STATES)]
+        keys += [k.thread(thread.id), k.waiting_all, *map(k.threads_in, STATES)]
         args += [expected_version, dump(thread), thread.version, thread.mention_count]
-        args += [thread.state.value, thread.id, *(state.value for state in STATES)]
+        args += [thread.state.value, thread.id, waiting_in(thread), held_by(thread)]
+        args += [k.waiting_head, k.held_head, *(state.value for state in STATES)]
         return bool(await self._commit(keys=keys, args=args))
 
     @guarded
@@ -207,6 +219,27 @@ class RedisStore(RedisKV, Store):
             and (owner_key is None or (t.owner is not None and t.owner.key == owner_key))
         ]
         return sorted(threads, key=lambda t: t.number)
+
+    @guarded
+    async def waiting_threads(
+        self, department: str | None = None, *, limit: int | None = None
+    ) -> list[Thread]:
+        index = self.keys.waiting_all if department is None else self.keys.waiting(department)
+        return await self._read_index(index, limit)
+
+    @guarded
+    async def held_threads(self, owner_key: str, *, limit: int | None = None) -> list[Thread]:
+        return await self._read_index(self.keys.held(owner_key), limit)
+
+    async def _read_index(self, index: str, limit: int | None) -> list[Thread]:
+        if limit is not None and limit <= 0:
+            return []
+        last = -1 if limit is None else limit - 1
+        flat = [
+            opt(v) for v in await self._indexed(keys=[index], args=[last, self.keys.thread_head])
+        ]
+        rows = (flat[i : i + 4] for i in range(0, len(flat), 4))
+        return [t for row in rows if (t := _thread(row)) is not None]
 
     # who is on which call -------------------------------------------------------------------
     @guarded

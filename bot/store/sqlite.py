@@ -24,18 +24,28 @@ from bot.domain import (
 from bot.errors import StoreError
 from bot.storage import IngestOutcome, IngestStatus
 from bot.store.base import Store
-from bot.store.codec import FIRST_THREAD_NUMBER, attach_to, attached, dump, micros, owner_key
+from bot.store.codec import (
+    FIRST_THREAD_NUMBER,
+    attach_to,
+    attached,
+    dump,
+    held_by,
+    micros,
+    owner_key,
+    waiting_in,
+)
 from bot.store.sqlite_io import Conn, one
 from bot.store.sqlite_kv import SQLiteKV
 from bot.store.sqlite_schema import sqlite_path
 
 UPDATE_THREAD = (
     "UPDATE threads SET version = :version, department = :department, state = :state,"
-    " owner_key = :owner_key, doc = :doc WHERE id = :id AND version = :expected"
+    " owner_key = :owner_key, waiting = :waiting, held = :held, doc = :doc"
+    " WHERE id = :id AND version = :expected"
 )
 INSERT_THREAD = (
-    "INSERT INTO threads (id, number, version, department, state, owner_key, doc)"
-    " VALUES (:id, :number, :version, :department, :state, :owner_key, :doc)"
+    "INSERT INTO threads (id, number, version, department, state, owner_key, waiting, held, doc)"
+    " VALUES (:id, :number, :version, :department, :state, :owner_key, :waiting, :held, :doc)"
 )
 
 
@@ -147,6 +157,19 @@ class SQLiteStore(SQLiteKV, Store):
             args.append(owner_key)
         sql = f"SELECT doc FROM threads WHERE {' AND '.join(where)} ORDER BY number"
         return await self._models(Thread, sql, *args)
+
+    async def waiting_threads(
+        self, department: str | None = None, *, limit: int | None = None
+    ) -> list[Thread]:
+        if department is None:
+            sql = "SELECT doc FROM threads WHERE waiting IS NOT NULL ORDER BY number LIMIT ?"
+            return await self._models(Thread, sql, _limit(limit))
+        sql = "SELECT doc FROM threads WHERE waiting = ? ORDER BY number LIMIT ?"
+        return await self._models(Thread, sql, department, _limit(limit))
+
+    async def held_threads(self, owner_key: str, *, limit: int | None = None) -> list[Thread]:
+        sql = "SELECT doc FROM threads WHERE held = ? ORDER BY number LIMIT ?"
+        return await self._models(Thread, sql, owner_key, _limit(limit))
 
     # who is on which call -------------------------------------------------------------------
     async def set_active(self, person_key: str, thread_id: str) -> None:
@@ -303,6 +326,8 @@ def _row(thread: Thread) -> dict[str, Any]:
         "department": thread.department,
         "state": thread.state.value,
         "owner_key": owner_key(thread.owner),
+        "waiting": waiting_in(thread) or None,
+        "held": held_by(thread) or None,
         "doc": dump(thread),
     }
 
@@ -321,3 +346,8 @@ def _append(c: Conn, event: AuditEvent, notify: bool, now: float) -> None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _limit(limit: int | None) -> int:
+    """SQLite's LIMIT: -1 is no limit."""
+    return -1 if limit is None else max(0, limit)

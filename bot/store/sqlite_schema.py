@@ -6,10 +6,12 @@ import os
 import sqlite3
 from collections.abc import Callable
 
+from bot.domain import Thread
 from bot.errors import ConfigError, StoreError
+from bot.store.codec import held_by, waiting_in
 from bot.store.migrate import DROP, cursor_move, lease_move
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE threads (
     id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, version INTEGER NOT NULL,
@@ -77,7 +79,33 @@ def _to_2(conn: sqlite3.Connection, now: float) -> None:
         conn.execute("DELETE FROM leases WHERE name = ?", (name,))
 
 
-UPGRADES: dict[int, Callable[[sqlite3.Connection, float], None]] = {2: _to_2}
+QUERY_SCHEMA = """
+ALTER TABLE threads ADD COLUMN waiting TEXT;
+ALTER TABLE threads ADD COLUMN held TEXT;
+CREATE INDEX threads_waiting ON threads (waiting, number) WHERE waiting IS NOT NULL;
+CREATE INDEX threads_waiting_all ON threads (number) WHERE waiting IS NOT NULL;
+CREATE INDEX threads_held ON threads (held, number) WHERE held IS NOT NULL;
+"""
+"""Schema 3: ``waiting`` is the department whose queue holds the thread and ``held`` the key
+of the person holding it open (``bot.store.codec``), NULL otherwise; partial indexes on each."""
+
+BATCH = 10_000
+
+
+def _to_3(conn: sqlite3.Connection, now: float) -> None:
+    """Add the ``waiting`` and ``held`` columns and their indexes; fill them for every thread."""
+    _script(conn, QUERY_SCHEMA)
+    page = "SELECT number, doc FROM threads WHERE number > ? ORDER BY number LIMIT ?"
+    sql = "UPDATE threads SET waiting = ?, held = ? WHERE number = ?"
+    last = -1
+    while batch := conn.execute(page, (last, BATCH)).fetchall():
+        last = batch[-1][0]
+        threads = [(number, Thread.model_validate_json(doc)) for number, doc in batch]
+        values = [(waiting_in(t) or None, held_by(t) or None, n) for n, t in threads]
+        conn.executemany(sql, values)
+
+
+UPGRADES: dict[int, Callable[[sqlite3.Connection, float], None]] = {2: _to_2, 3: _to_3}
 """Schema version -> the step that upgrades the version before it, in one transaction."""
 
 

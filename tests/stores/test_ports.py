@@ -37,6 +37,8 @@ PORTS: dict[type, set[str]] = {
         "get_event",
         "audit",
         "list_threads",
+        "waiting_threads",
+        "held_threads",
     },
     CardOutbox: {"set_card_ref", "card_refs", "outbox_claim", "outbox_ack", "outbox_size"},
     Coordination: {"acquire_lease", "release_lease"},
