@@ -339,9 +339,11 @@ class ThreadService:
         mutate: Mutation,
         **data: Any,
     ) -> Thread:
-        changed = await self.change(thread_id, actor, surface, kind, mutate, **data)
+        changed = await self._change(thread_id, actor, surface, kind, mutate, actor.key, data)
+        if changed is not None:
+            return changed
         await self.store.set_active(actor.key, thread_id)
-        return changed if changed is not None else await self._get(thread_id)
+        return await self._get(thread_id)
 
     async def change(
         self,
@@ -352,9 +354,26 @@ class ThreadService:
         mutate: Mutation,
         **data: Any,
     ) -> Thread | None:
-        """Apply ``mutate`` with compare-and-set; None when it decided nothing changes."""
+        """Apply ``mutate`` with compare-and-set; None when it decided nothing changes.
+
+        One read, then one store round trip per attempt: a lost race hands back the thread
+        as the winner left it, and ``mutate`` decides again on that."""
+        return await self._change(thread_id, actor, surface, kind, mutate, None, data)
+
+    async def _change(
+        self,
+        thread_id: str,
+        actor: Person | None,
+        surface: str,
+        kind: EventKind,
+        mutate: Mutation,
+        active: str | None,
+        data: dict[str, Any],
+    ) -> Thread | None:
+        """``change``; ``active``: the person whose active thread this becomes, in the same
+        atomic step as the change."""
+        current = await self._get(thread_id)
         for _ in range(MAX_ATTEMPTS):
-            current = await self._get(thread_id)
             proposed = mutate(current)
             if proposed is None:
                 return None
@@ -363,6 +382,12 @@ class ThreadService:
             if current.owner is not None and proposed.owner != current.owner:
                 extra["previous_owner"] = current.owner.label  # who held the call before
             event = self._event(current, kind, actor, surface, **extra)
-            if await self.store.commit(proposed, current.version, event):
+            outcome = await self.store.compare_and_set(
+                proposed, current.version, event, active=active
+            )
+            if outcome.stored:
                 return proposed
+            if outcome.current is None:
+                raise ThreadNotFound(thread_id)
+            current = outcome.current
         raise SwitchboardError(f"{thread_id} is changing too fast; try again.")

@@ -41,6 +41,15 @@ class IngestOutcome:
     thread: Thread
 
 
+@dataclass(frozen=True)
+class CasOutcome:
+    stored: bool
+    """True: the proposed thread was stored."""
+    current: Thread | None
+    """The thread as stored after the step: the proposed one, or the one that won the race
+    (None when the thread does not exist)."""
+
+
 @runtime_checkable
 class ThreadRepository(Protocol):
     """Threads, their mentions and their audit trail."""
@@ -73,6 +82,21 @@ class ThreadRepository(Protocol):
         """Compare-and-set: store ``thread`` only if the stored version is still
         ``expected_version``; append ``event`` and (if ``notify``) queue an outbox item in the
         same atomic step. Return False, writing nothing, when the version moved on."""
+
+    @abstractmethod
+    async def compare_and_set(
+        self,
+        thread: Thread,
+        expected_version: int,
+        event: AuditEvent,
+        *,
+        notify: bool = True,
+        active: str | None = None,
+    ) -> CasOutcome:
+        """``commit`` in one atomic step that also answers who won: when the version moved
+        on, nothing is written and the outcome carries the thread as stored now, so a lost
+        race needs no second read. ``active``: a person key whose active thread becomes this
+        one in the same step (``Presence``)."""
 
     @abstractmethod
     async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:

@@ -22,7 +22,7 @@ from bot.domain import (
     ThreadState,
 )
 from bot.errors import StoreError
-from bot.storage import IngestOutcome, IngestStatus
+from bot.storage import CasOutcome, IngestOutcome, IngestStatus
 from bot.store import lua
 from bot.store.base import Store
 from bot.store.codec import (
@@ -144,19 +144,34 @@ class RedisStore(RedisKV, Store):
         ids = await self.client.zrangebyscore(self.keys.threads, number, number)
         return await self.get_thread(text(ids[0])) if ids else None
 
-    @guarded
     async def commit(
         self, thread: Thread, expected_version: int, event: AuditEvent, *, notify: bool = True
     ) -> bool:
+        return (await self.compare_and_set(thread, expected_version, event, notify=notify)).stored
+
+    @guarded
+    async def compare_and_set(
+        self,
+        thread: Thread,
+        expected_version: int,
+        event: AuditEvent,
+        *,
+        notify: bool = True,
+        active: str | None = None,
+    ) -> CasOutcome:
         if thread.version <= expected_version:
             raise ValueError("commit needs a thread whose version is above expected_version")
         k = self.keys
         keys, args = self._event_io(event, notify)
-        keys += [k.thread(thread.id), k.waiting_all, *map(k.threads_in, STATES)]
+        keys += [k.thread(thread.id), k.waiting_all, k.active, *map(k.threads_in, STATES)]
         args += [expected_version, dump(thread), thread.version, thread.mention_count]
         args += [thread.state.value, thread.id, waiting_in(thread), held_by(thread)]
-        args += [k.waiting_head, k.held_head, *(state.value for state in STATES)]
-        return bool(await self._commit(keys=keys, args=args))
+        args += [k.waiting_head, k.held_head, active or ""]
+        args += [state.value for state in STATES]
+        stored, *now = await self._commit(keys=keys, args=args)
+        if int(stored) == 1:
+            return CasOutcome(True, thread)
+        return CasOutcome(False, _thread([opt(value) for value in now]))
 
     @guarded
     async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:

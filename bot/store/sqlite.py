@@ -22,7 +22,7 @@ from bot.domain import (
     ThreadState,
 )
 from bot.errors import StoreError
-from bot.storage import IngestOutcome, IngestStatus
+from bot.storage import CasOutcome, IngestOutcome, IngestStatus
 from bot.store.base import Store
 from bot.store.codec import (
     FIRST_THREAD_NUMBER,
@@ -103,15 +103,29 @@ class SQLiteStore(SQLiteKV, Store):
     async def commit(
         self, thread: Thread, expected_version: int, event: AuditEvent, *, notify: bool = True
     ) -> bool:
+        return (await self.compare_and_set(thread, expected_version, event, notify=notify)).stored
+
+    async def compare_and_set(
+        self,
+        thread: Thread,
+        expected_version: int,
+        event: AuditEvent,
+        *,
+        notify: bool = True,
+        active: str | None = None,
+    ) -> CasOutcome:
         if thread.version <= expected_version:
             raise ValueError("commit needs a thread whose version is above expected_version")
 
-        def run(c: Conn) -> bool:
+        def run(c: Conn) -> CasOutcome:
             cursor = c.execute(UPDATE_THREAD, {**_row(thread), "expected": expected_version})
             if cursor.rowcount != 1:
-                return False
+                return CasOutcome(False, _thread(c, thread.id))
+            if active is not None:
+                sql = "INSERT OR REPLACE INTO active (person_key, thread_id) VALUES (?, ?)"
+                c.execute(sql, (active, thread.id))
             _append(c, event, notify, self.clock())
-            return True
+            return CasOutcome(True, thread)
 
         return await self._run(run)
 

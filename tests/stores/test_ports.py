@@ -30,6 +30,7 @@ PORTS: dict[type, set[str]] = {
         "get_thread",
         "get_thread_by_number",
         "commit",
+        "compare_and_set",
         "append_event",
         "mentions",
         "get_mention",
