@@ -6,8 +6,8 @@ For each store (a SQLite file; Redis on 127.0.0.1:6379 under a fresh prefix, del
 ``--threads`` threads are ingested through the thread service, then ``--workers`` concurrent
 workers claim them all through ``ThreadService.claim`` (each thread once). In the same run and
 on the same store object, the same workers run the floor as many times: on Redis a bare
-EVALSHA of a script that returns 1, on SQLite a bare versioned ``UPDATE`` in the store's own
-transaction on its worker thread. Prints Markdown.
+EVALSHA of a script that returns 1, on SQLite a bare versioned ``UPDATE`` (one row of a table
+of its own, each once) in the store's own transaction on its worker thread. Prints Markdown.
 """
 
 from __future__ import annotations
@@ -73,14 +73,22 @@ def floor_job(store: Store) -> Callable[[int, int], Awaitable[None]]:
     assert isinstance(store, SQLiteStore)
     sqlite = store
 
-    def update(c: Conn, n: int) -> None:
-        sql = "UPDATE threads SET version = version WHERE number = ? AND version = version"
-        c.execute(sql, (1001 + n,))
-
     async def versioned_update(w: int, n: int) -> None:
-        await sqlite._run(lambda c: update(c, n))
+        sql = "UPDATE floor SET version = version + 1 WHERE id = ? AND version = ?"
+        await sqlite._run(lambda c: c.execute(sql, (n, 1)))
 
     return versioned_update
+
+
+async def floor_table(store: Store, count: int) -> None:
+    """SQLite: a table of ``count`` versioned rows the floor updates once each."""
+    if isinstance(store, SQLiteStore):
+
+        def create(c: Conn) -> None:
+            c.execute("CREATE TABLE floor (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
+            c.executemany("INSERT INTO floor VALUES (?, 1)", [(n,) for n in range(count)])
+
+        await store._run(create)
 
 
 async def bench(store: Store, threads: int, workers: int) -> tuple[float, float]:
@@ -95,6 +103,7 @@ async def bench(store: Store, threads: int, workers: int) -> tuple[float, float]
     async def claim(w: int, n: int) -> None:
         await service.claim(ids[n], people[w])
 
+    await floor_table(store, threads)
     floor = await run_workers(threads, workers, floor_job(store))
     claims = await run_workers(threads, workers, claim)
     assert all(t.owner is not None for t in await store.list_threads())

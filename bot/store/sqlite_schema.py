@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 
 from bot.domain import Thread
@@ -121,6 +122,19 @@ def sqlite_path(url: str) -> str:
     return path if path == ":memory:" else os.path.expanduser(path)
 
 
+def _wal(conn: sqlite3.Connection, attempts: int = 200) -> None:
+    """Switch to WAL. On a new file another process may be creating the schema: switching
+    then fails at once (SQLite does not wait for it), so try again for up to about 2 s."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01)
+
+
 def open_database(path: str, clock: Callable[[], float]) -> sqlite3.Connection:
     """Open (creating or upgrading) the database: WAL, full sync, explicit transactions.
 
@@ -130,7 +144,7 @@ def open_database(path: str, clock: Callable[[], float]) -> sqlite3.Connection:
         raise StoreError(f"cannot open SQLite store {path}: no directory {folder}")
     conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        _wal(conn)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("BEGIN IMMEDIATE")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
