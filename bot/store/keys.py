@@ -69,6 +69,11 @@ class Keys:
         return f"{self.prefix}held:"
 
     @property
+    def threads_in_head(self) -> str:
+        """The start of every 'threads in state' key (the commit script appends the state)."""
+        return f"{self.prefix}threads_in:"
+
+    @property
     def thread_counter(self) -> str:
         return self._k("counter", "thread")
 

@@ -103,11 +103,10 @@ COMMIT = (
     _LIB
     + _INDEX_LIB
     + """
--- KEYS 8..: thread, all waiting threads, active thread per person, then one 'threads in
---           state' key per state
+-- KEYS 8..: thread, all waiting threads, active thread per person
 -- ARGV 7..: expected version, doc, version, mention count, new state, thread id, waiting,
---           held, waiting head, held head, person now on the thread ('' = none), then the
---           state names
+--           held, waiting head, held head, person now on the thread ('' = none),
+--           'threads in state' head
 -- Returns {1} when stored, else {0, doc, number, version, mention count} as stored now.
 local thread_id = ARGV[12]
 local cur = redis.call('HMGET', KEYS[8], 'version', 'state', 'number', 'waiting', 'held')
@@ -118,10 +117,8 @@ end
 redis.call('HSET', KEYS[8], 'doc', ARGV[8], 'version', ARGV[9], 'mention_count', ARGV[10],
            'state', ARGV[11], 'waiting', ARGV[13], 'held', ARGV[14])
 if cur[2] ~= ARGV[11] then
-  for i = 18, #ARGV do
-    if ARGV[i] == cur[2] then redis.call('ZREM', KEYS[i - 7], thread_id) end
-    if ARGV[i] == ARGV[11] then redis.call('ZADD', KEYS[i - 7], cur[3], thread_id) end
-  end
+  if cur[2] then redis.call('ZREM', ARGV[18] .. cur[2], thread_id) end
+  redis.call('ZADD', ARGV[18] .. ARGV[11], cur[3], thread_id)
 end
 reindex(thread_id, cur[3], cur[4] or '', ARGV[13], cur[5] or '', ARGV[14], ARGV[15], ARGV[16],
         KEYS[9])

@@ -16,8 +16,6 @@ from bot.domain import (
     CardRef,
     Mention,
     OutboxItem,
-    ReplyRecord,
-    ReplyStatus,
     Thread,
     ThreadState,
 )
@@ -37,13 +35,13 @@ from bot.store.codec import (
 from bot.store.keys import DEFAULT_PREFIX
 from bot.store.redis_io import guarded, opt, text, texts
 from bot.store.redis_kv import RedisKV
+from bot.store.redis_replies import RedisReplies
 
-STATES = tuple(ThreadState)
 THREAD_FIELDS = ("doc", "number", "version", "mention_count")
 MAX_RETRIES = 1000
 
 
-class RedisStore(RedisKV, Store):
+class RedisStore(RedisReplies, RedisKV, Store):
     """``RedisStore(client, prefix, clock=time.time)``: ``clock`` (epoch seconds) decides
     leases, outbox visibility, reply-attempt leases and KV expiry."""
 
@@ -63,8 +61,6 @@ class RedisStore(RedisKV, Store):
         self._ack = register(lua.OUTBOX_ACK)
         self._acquire = register(lua.ACQUIRE_LEASE)
         self._release = register(lua.RELEASE_LEASE)
-        self._reply_begin = register(lua.REPLY_BEGIN)
-        self._reply_finish = register(lua.REPLY_FINISH)
         self._indexed = register(lua.INDEXED)
 
     @staticmethod
@@ -163,11 +159,10 @@ class RedisStore(RedisKV, Store):
             raise ValueError("commit needs a thread whose version is above expected_version")
         k = self.keys
         keys, args = self._event_io(event, notify)
-        keys += [k.thread(thread.id), k.waiting_all, k.active, *map(k.threads_in, STATES)]
+        keys += [k.thread(thread.id), k.waiting_all, k.active]
         args += [expected_version, dump(thread), thread.version, thread.mention_count]
         args += [thread.state.value, thread.id, waiting_in(thread), held_by(thread)]
-        args += [k.waiting_head, k.held_head, active or ""]
-        args += [state.value for state in STATES]
+        args += [k.waiting_head, k.held_head, active or "", k.threads_in_head]
         stored, *now = await self._commit(keys=keys, args=args)
         if int(stored) == 1:
             return CasOutcome(True, thread)
@@ -321,73 +316,6 @@ class RedisStore(RedisKV, Store):
     async def is_own_post(self, source: str, external_id: str) -> bool:
         member = f"{source}\x1f{external_id}"
         return bool(await self.client.sismember(self.keys.own_posts, member))
-
-    # public replies -------------------------------------------------------------------------
-    @guarded
-    async def reply_begin(
-        self, record: ReplyRecord, lease_seconds: float
-    ) -> tuple[ReplyRecord, bool]:
-        fresh = record.model_copy(update={"status": ReplyStatus.PENDING})
-        doc, owned = await self._reply_begin(
-            keys=[self.keys.reply(record.key), self.keys.replies_pending],
-            args=[
-                record.key,
-                dump(fresh),
-                lease_seconds * 1000,
-                ReplyStatus.PENDING.value,
-                ReplyStatus.FAILED.value,
-                self._now_ms(),
-            ],
-        )
-        return ReplyRecord.model_validate_json(doc), bool(owned)
-
-    @guarded
-    async def reply_finish(
-        self,
-        key: str,
-        status: ReplyStatus,
-        *,
-        external_id: str = "",
-        url: str = "",
-        error: str = "",
-    ) -> ReplyRecord:
-        changes: dict[str, Any] = {
-            "status": status,
-            "external_id": external_id,
-            "url": url,
-            "error": error,
-        }
-        for _ in range(MAX_RETRIES):
-            doc = await self.client.hget(self.keys.reply(key), "doc")
-            if doc is None:
-                break
-            done = ReplyRecord.model_validate_json(doc).model_copy(update=changes)
-            written = await self._reply_finish(
-                keys=[self.keys.reply(key), self.keys.replies_pending],
-                args=[key, doc, dump(done), status.value, ReplyStatus.PENDING.value],
-            )
-            if written == 1:
-                return done
-            if written == -1:
-                break
-        else:
-            raise StoreError(f"reply {key!r} kept changing; gave up finishing it")
-        raise StoreError(f"no reply recorded under {key!r}")
-
-    @guarded
-    async def get_reply(self, key: str) -> ReplyRecord | None:
-        doc = await self.client.hget(self.keys.reply(key), "doc")
-        return ReplyRecord.model_validate_json(doc) if doc is not None else None
-
-    @guarded
-    async def pending_replies(self) -> list[ReplyRecord]:
-        keys = sorted(texts(await self.client.smembers(self.keys.replies_pending)))
-        async with self.client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hget(self.keys.reply(key), "doc")
-            docs = await pipe.execute()
-        records = [ReplyRecord.model_validate_json(doc) for doc in docs if doc is not None]
-        return sorted(records, key=lambda r: r.created_at)
 
 
 def _thread(fields: list[str | None]) -> Thread | None:

@@ -16,12 +16,9 @@ from bot.domain import (
     CardRef,
     Mention,
     OutboxItem,
-    ReplyRecord,
-    ReplyStatus,
     Thread,
     ThreadState,
 )
-from bot.errors import StoreError
 from bot.storage import CasOutcome, IngestOutcome, IngestStatus
 from bot.store.base import Store
 from bot.store.codec import (
@@ -36,6 +33,7 @@ from bot.store.codec import (
 )
 from bot.store.sqlite_io import Conn, one
 from bot.store.sqlite_kv import SQLiteKV
+from bot.store.sqlite_replies import SQLiteReplies
 from bot.store.sqlite_schema import sqlite_path
 
 UPDATE_THREAD = (
@@ -49,7 +47,7 @@ INSERT_THREAD = (
 )
 
 
-class SQLiteStore(SQLiteKV, Store):
+class SQLiteStore(SQLiteReplies, SQLiteKV, Store):
     """``SQLiteStore(path, clock=time.time)``: ``clock`` (epoch seconds) decides leases,
     outbox visibility, reply-attempt leases and KV expiry."""
 
@@ -264,67 +262,6 @@ class SQLiteStore(SQLiteKV, Store):
     async def is_own_post(self, source: str, external_id: str) -> bool:
         sql = "SELECT 1 FROM own_posts WHERE source = ? AND external_id = ?"
         return await self._value(sql, source, external_id) is not None
-
-    # public replies -------------------------------------------------------------------------
-    async def reply_begin(
-        self, record: ReplyRecord, lease_seconds: float
-    ) -> tuple[ReplyRecord, bool]:
-        fresh = record.model_copy(update={"status": ReplyStatus.PENDING})
-        row = (fresh.status.value, dump(fresh), fresh.key)
-
-        def run(c: Conn) -> tuple[ReplyRecord, bool]:
-            now = self.clock()
-            sql = "SELECT doc, lease_until FROM replies WHERE key = ?"
-            found = c.execute(sql, (record.key,)).fetchone()
-            if found is None:
-                c.execute(
-                    "INSERT INTO replies (status, doc, key, lease_until) VALUES (?, ?, ?, ?)",
-                    (*row, now + lease_seconds),
-                )
-                return fresh, True
-            stored = ReplyRecord.model_validate_json(found[0])
-            expired = stored.status is ReplyStatus.PENDING and found[1] <= now
-            if stored.status is not ReplyStatus.FAILED and not expired:
-                return stored, False
-            c.execute(
-                "UPDATE replies SET status = ?, doc = ?, lease_until = ? WHERE key = ?",
-                (row[0], row[1], now + lease_seconds, row[2]),
-            )
-            return fresh, True
-
-        return await self._run(run)
-
-    async def reply_finish(
-        self,
-        key: str,
-        status: ReplyStatus,
-        *,
-        external_id: str = "",
-        url: str = "",
-        error: str = "",
-    ) -> ReplyRecord:
-        changes = {"status": status, "external_id": external_id, "url": url, "error": error}
-
-        def run(c: Conn) -> ReplyRecord:
-            doc = one(c, "SELECT doc FROM replies WHERE key = ?", key)
-            if doc is None:
-                raise StoreError(f"no reply recorded under {key!r}")
-            done = ReplyRecord.model_validate_json(doc).model_copy(update=changes)
-            c.execute(
-                "UPDATE replies SET status = ?, lease_until = 0, doc = ? WHERE key = ?",
-                (status.value, dump(done), key),
-            )
-            return done
-
-        return await self._run(run)
-
-    async def get_reply(self, key: str) -> ReplyRecord | None:
-        return await self._model(ReplyRecord, "SELECT doc FROM replies WHERE key = ?", key)
-
-    async def pending_replies(self) -> list[ReplyRecord]:
-        sql = "SELECT doc FROM replies WHERE status = ? ORDER BY seq"
-        records = await self._models(ReplyRecord, sql, ReplyStatus.PENDING.value)
-        return sorted(records, key=lambda r: r.created_at)
 
 
 def _thread(c: Conn, thread_id: str) -> Thread | None:
