@@ -14,7 +14,6 @@ from typing import Any
 
 from bot.config import Department
 from bot.domain import (
-    OPEN_STATES,
     AuditEvent,
     EventKind,
     Mention,
@@ -23,8 +22,6 @@ from bot.domain import (
     ThreadState,
     Transfer,
     can_move,
-    is_open,
-    is_waiting,
     utcnow,
 )
 from bot.errors import (
@@ -152,21 +149,22 @@ class ThreadService:
             raise ThreadNotFound(ref)
         return thread
 
-    async def waiting(self, department: str | None = None) -> list[Thread]:
-        """The waiting queue (``bot.domain.is_waiting``), oldest first; every department
-        when ``department`` is None. Claim-next, ``queue``, App Home and Teams all use it."""
-        threads = await self.store.list_threads(department=department, states=OPEN_STATES)
-        return [t for t in threads if is_waiting(t)]
+    async def waiting(
+        self, department: str | None = None, limit: int | None = None
+    ) -> list[Thread]:
+        """The waiting queue (``bot.domain.is_waiting``), oldest first, at most ``limit``;
+        every department when ``department`` is None. Claim-next, ``queue``, App Home and
+        Teams all use it. Read from the store's index: the cost follows the answer."""
+        return await self.store.waiting_threads(department, limit=limit)
 
     async def next_waiting(self, department: str) -> Thread | None:
         """The thread claim-next takes: the oldest waiting in ``department``."""
-        waiting = await self.waiting(department)
+        waiting = await self.waiting(department, limit=1)
         return waiting[0] if waiting else None
 
-    async def held_by(self, person: Person) -> list[Thread]:
-        """The open threads ``person`` holds, oldest first."""
-        threads = await self.store.list_threads(owner_key=person.key, states=OPEN_STATES)
-        return [t for t in threads if is_open(t)]
+    async def held_by(self, person: Person, limit: int | None = None) -> list[Thread]:
+        """The open threads ``person`` holds, oldest first, at most ``limit``."""
+        return await self.store.held_threads(person.key, limit=limit)
 
     # verbs ---------------------------------------------------------------------------------------
     async def claim(self, thread_id: str, actor: Person, surface: str = "") -> Thread:
@@ -341,9 +339,11 @@ class ThreadService:
         mutate: Mutation,
         **data: Any,
     ) -> Thread:
-        changed = await self.change(thread_id, actor, surface, kind, mutate, **data)
+        changed = await self._change(thread_id, actor, surface, kind, mutate, actor.key, data)
+        if changed is not None:
+            return changed
         await self.store.set_active(actor.key, thread_id)
-        return changed if changed is not None else await self._get(thread_id)
+        return await self._get(thread_id)
 
     async def change(
         self,
@@ -354,9 +354,26 @@ class ThreadService:
         mutate: Mutation,
         **data: Any,
     ) -> Thread | None:
-        """Apply ``mutate`` with compare-and-set; None when it decided nothing changes."""
+        """Apply ``mutate`` with compare-and-set; None when it decided nothing changes.
+
+        One read, then one store round trip per attempt: a lost race hands back the thread
+        as the winner left it, and ``mutate`` decides again on that."""
+        return await self._change(thread_id, actor, surface, kind, mutate, None, data)
+
+    async def _change(
+        self,
+        thread_id: str,
+        actor: Person | None,
+        surface: str,
+        kind: EventKind,
+        mutate: Mutation,
+        active: str | None,
+        data: dict[str, Any],
+    ) -> Thread | None:
+        """``change``; ``active``: the person whose active thread this becomes, in the same
+        atomic step as the change."""
+        current = await self._get(thread_id)
         for _ in range(MAX_ATTEMPTS):
-            current = await self._get(thread_id)
             proposed = mutate(current)
             if proposed is None:
                 return None
@@ -365,6 +382,12 @@ class ThreadService:
             if current.owner is not None and proposed.owner != current.owner:
                 extra["previous_owner"] = current.owner.label  # who held the call before
             event = self._event(current, kind, actor, surface, **extra)
-            if await self.store.commit(proposed, current.version, event):
+            outcome = await self.store.compare_and_set(
+                proposed, current.version, event, active=active
+            )
+            if outcome.stored:
                 return proposed
+            if outcome.current is None:
+                raise ThreadNotFound(thread_id)
+            current = outcome.current
         raise SwitchboardError(f"{thread_id} is changing too fast; try again.")

@@ -41,6 +41,15 @@ class IngestOutcome:
     thread: Thread
 
 
+@dataclass(frozen=True)
+class CasOutcome:
+    stored: bool
+    """True: the proposed thread was stored."""
+    current: Thread | None
+    """The thread as stored after the step: the proposed one, or the one that won the race
+    (None when the thread does not exist)."""
+
+
 @runtime_checkable
 class ThreadRepository(Protocol):
     """Threads, their mentions and their audit trail."""
@@ -75,6 +84,21 @@ class ThreadRepository(Protocol):
         same atomic step. Return False, writing nothing, when the version moved on."""
 
     @abstractmethod
+    async def compare_and_set(
+        self,
+        thread: Thread,
+        expected_version: int,
+        event: AuditEvent,
+        *,
+        notify: bool = True,
+        active: str | None = None,
+    ) -> CasOutcome:
+        """``commit`` in one atomic step that also answers who won: when the version moved
+        on, nothing is written and the outcome carries the thread as stored now, so a lost
+        race needs no second read. ``active``: a person key whose active thread becomes this
+        one in the same step (``Presence``)."""
+
+    @abstractmethod
     async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:
         """Append an event that changes no thread field (an internal note)."""
 
@@ -105,6 +129,19 @@ class ThreadRepository(Protocol):
         owner_key: str | None = None,
     ) -> list[Thread]:
         """Threads matching every given filter, oldest (lowest number) first."""
+
+    @abstractmethod
+    async def waiting_threads(
+        self, department: str | None = None, *, limit: int | None = None
+    ) -> list[Thread]:
+        """The waiting threads (``bot.domain.is_waiting``) of ``department`` (of every
+        department when None), oldest (lowest number) first, at most ``limit``. Read from an
+        index kept in the same atomic step as every change: the cost follows the answer."""
+
+    @abstractmethod
+    async def held_threads(self, owner_key: str, *, limit: int | None = None) -> list[Thread]:
+        """The open threads (``bot.domain.is_open``) whose owner has ``owner_key``, oldest
+        first, at most ``limit``; read from an index like ``waiting_threads``."""
 
 
 @runtime_checkable

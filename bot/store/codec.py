@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from bot.domain import AuditEvent, EventKind, Person, Thread
+from bot.domain import AuditEvent, EventKind, Person, Thread, is_open, is_waiting
 
 FIRST_THREAD_NUMBER = 1001
 """Thread numbers start here, so short ids look like T-1001."""
@@ -48,3 +48,13 @@ def attach_to(thread: Thread) -> Thread:
     return thread.model_copy(
         update={"mention_count": thread.mention_count + 1, "version": thread.version + 1}
     )
+
+
+def waiting_in(thread: Thread) -> str:
+    """The department whose waiting queue holds ``thread`` (``bot.domain.is_waiting``), or ""."""
+    return thread.department if is_waiting(thread) else ""
+
+
+def held_by(thread: Thread) -> str:
+    """The key of the person holding ``thread`` while it is open (``bot.domain.is_open``), or ""."""
+    return thread.owner.key if thread.owner is not None and is_open(thread) else ""

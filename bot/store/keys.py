@@ -18,7 +18,8 @@ class Keys:
     def _k(self, kind: str, ident: str = "") -> str:
         return f"{self.prefix}{kind}:{ident}" if ident else f"{self.prefix}{kind}"
 
-    # threads: hash {doc, number, version, mention_count, state}
+    # threads: hash {doc, number, version, mention_count, state, waiting, held}; waiting and
+    # held name the department queue and the person index holding the thread ('' = none)
     def thread(self, thread_id: str) -> str:
         return self._k("thread", thread_id)
 
@@ -39,6 +40,38 @@ class Keys:
     def threads_in(self, state: ThreadState) -> str:
         """Sorted set of the thread ids in ``state``, scored by thread number."""
         return self._k("threads_in", state.value)
+
+    @property
+    def thread_head(self) -> str:
+        """The start of every thread key (scripts that read the threads an index names)."""
+        return f"{self.prefix}thread:"
+
+    def waiting(self, department: str) -> str:
+        """Sorted set of the waiting thread ids of ``department``, scored by thread number."""
+        return self._k("waiting", department)
+
+    @property
+    def waiting_head(self) -> str:
+        """The start of every department's waiting key (the scripts append the department)."""
+        return f"{self.prefix}waiting:"
+
+    @property
+    def waiting_all(self) -> str:
+        """Sorted set of every waiting thread id, scored by thread number."""
+        return self._k("waiting_all")
+
+    def held(self, owner_key: str) -> str:
+        """Sorted set of the open thread ids a person holds, scored by thread number."""
+        return self._k("held", owner_key)
+
+    @property
+    def held_head(self) -> str:
+        return f"{self.prefix}held:"
+
+    @property
+    def threads_in_head(self) -> str:
+        """The start of every 'threads in state' key (the commit script appends the state)."""
+        return f"{self.prefix}threads_in:"
 
     @property
     def thread_counter(self) -> str:

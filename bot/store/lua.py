@@ -40,13 +40,33 @@ local function append_event()
 end
 """
 
+_INDEX_LIB = """
+-- A thread hash's 'waiting' field names the department whose waiting set holds it and 'held'
+-- the person whose held set holds it ('' or absent: none). Every waiting thread is also in
+-- the set of all waiting threads. Set keys are a head plus the department or person key.
+local function reindex(id, number, old_w, new_w, old_h, new_h, w_head, h_head, all_w)
+  if old_w ~= new_w then
+    if old_w ~= '' then redis.call('ZREM', w_head .. old_w, id) end
+    if new_w ~= '' then redis.call('ZADD', w_head .. new_w, number, id) end
+    if new_w == '' then redis.call('ZREM', all_w, id)
+    elseif old_w == '' then redis.call('ZADD', all_w, number, id) end
+  end
+  if old_h ~= new_h then
+    if old_h ~= '' then redis.call('ZREM', h_head .. old_h, id) end
+    if new_h ~= '' then redis.call('ZADD', h_head .. new_h, number, id) end
+  end
+end
+"""
+
 INGEST = (
     _LIB
+    + _INDEX_LIB
     + """
 -- KEYS 8..: mention, conversation, thread, thread mentions, all threads,
---           threads in the new thread's state, thread counter
+--           threads in the new thread's state, thread counter, all waiting threads
 -- ARGV 7..: expected thread id ('' = none), mention key, mention doc, thread doc, version,
---           mention count, state, first thread number, thread id
+--           mention count, state, first thread number, thread id, waiting, held,
+--           waiting head, held head
 local thread_id = ARGV[15]
 local known = redis.call('HGET', KEYS[8], 'thread')
 if known then return {'duplicate', known} end
@@ -63,7 +83,9 @@ if conv ~= '' then
 else
   local number = redis.call('INCR', KEYS[14]) + tonumber(ARGV[14]) - 1
   redis.call('HSET', KEYS[10], 'doc', ARGV[10], 'number', number, 'version', ARGV[11],
-             'mention_count', ARGV[12], 'state', ARGV[13])
+             'mention_count', ARGV[12], 'state', ARGV[13], 'waiting', ARGV[16],
+             'held', ARGV[17])
+  reindex(thread_id, number, '', ARGV[16], '', ARGV[17], ARGV[18], ARGV[19], KEYS[15])
   redis.call('ZADD', KEYS[12], number, thread_id)
   redis.call('ZADD', KEYS[13], number, thread_id)
   redis.call('SET', KEYS[9], thread_id)
@@ -79,25 +101,62 @@ return {status, t[1], t[2], t[3], t[4]}
 
 COMMIT = (
     _LIB
+    + _INDEX_LIB
     + """
--- KEYS 8..: thread, then one 'threads in state' key per state
--- ARGV 7..: expected version, doc, version, mention count, new state, thread id,
---           then the state names
+-- KEYS 8..: thread, all waiting threads, active thread per person
+-- ARGV 7..: expected version, doc, version, mention count, new state, thread id, waiting,
+--           held, waiting head, held head, person now on the thread ('' = none),
+--           'threads in state' head
+-- Returns {1} when stored, else {0, doc, number, version, mention count} as stored now.
 local thread_id = ARGV[12]
-local cur = redis.call('HMGET', KEYS[8], 'version', 'state', 'number')
-if not cur[1] or tonumber(cur[1]) ~= tonumber(ARGV[7]) then return 0 end
-redis.call('HSET', KEYS[8], 'doc', ARGV[8], 'version', ARGV[9], 'mention_count', ARGV[10],
-           'state', ARGV[11])
-if cur[2] ~= ARGV[11] then
-  for i = 13, #ARGV do
-    if ARGV[i] == cur[2] then redis.call('ZREM', KEYS[i - 4], thread_id) end
-    if ARGV[i] == ARGV[11] then redis.call('ZADD', KEYS[i - 4], cur[3], thread_id) end
-  end
+local cur = redis.call('HMGET', KEYS[8], 'version', 'state', 'number', 'waiting', 'held')
+if not cur[1] or tonumber(cur[1]) ~= tonumber(ARGV[7]) then
+  local now = redis.call('HMGET', KEYS[8], 'doc', 'number', 'version', 'mention_count')
+  return {0, now[1], now[2], now[3], now[4]}
 end
+redis.call('HSET', KEYS[8], 'doc', ARGV[8], 'version', ARGV[9], 'mention_count', ARGV[10],
+           'state', ARGV[11], 'waiting', ARGV[13], 'held', ARGV[14])
+if cur[2] ~= ARGV[11] then
+  if cur[2] then redis.call('ZREM', ARGV[18] .. cur[2], thread_id) end
+  redis.call('ZADD', ARGV[18] .. ARGV[11], cur[3], thread_id)
+end
+reindex(thread_id, cur[3], cur[4] or '', ARGV[13], cur[5] or '', ARGV[14], ARGV[15], ARGV[16],
+        KEYS[9])
+if ARGV[17] ~= '' then redis.call('HSET', KEYS[10], ARGV[17], thread_id) end
 append_event()
+return {1}
+"""
+)
+
+INDEX_THREAD = (
+    _INDEX_LIB
+    + """
+-- Schema 3 upgrade of one thread written before the indexes existed.
+-- KEYS: thread, all waiting threads; ARGV: thread id, version it was read at, waiting, held,
+-- waiting head, held head. 0: already indexed (by a commit or another replica); -1: it changed
+-- since it was read (read it again); 1: indexed.
+if redis.call('HEXISTS', KEYS[1], 'waiting') == 1 then return 0 end
+local cur = redis.call('HMGET', KEYS[1], 'version', 'number')
+if not cur[1] then return 0 end
+if tonumber(cur[1]) ~= tonumber(ARGV[2]) then return -1 end
+redis.call('HSET', KEYS[1], 'waiting', ARGV[3], 'held', ARGV[4])
+reindex(ARGV[1], cur[2], '', ARGV[3], '', ARGV[4], ARGV[5], ARGV[6], KEYS[2])
 return 1
 """
 )
+
+INDEXED = """
+-- The threads an index set names, oldest first: KEYS: the set; ARGV: last rank (-1: all),
+-- thread key head. Returns doc, number, version, mention count for each.
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]))) do
+  local t = redis.call('HMGET', ARGV[2] .. id, 'doc', 'number', 'version', 'mention_count')
+  if t[1] then
+    for i = 1, 4 do out[#out + 1] = t[i] end
+  end
+end
+return out
+"""
 
 APPEND_EVENT = _LIB + "append_event()\nreturn 1\n"
 

@@ -16,26 +16,32 @@ from bot.domain import (
     CardRef,
     Mention,
     OutboxItem,
-    ReplyRecord,
-    ReplyStatus,
     Thread,
     ThreadState,
 )
 from bot.errors import StoreError
-from bot.storage import IngestOutcome, IngestStatus
+from bot.storage import CasOutcome, IngestOutcome, IngestStatus
 from bot.store import lua
 from bot.store.base import Store
-from bot.store.codec import FIRST_THREAD_NUMBER, attached, dump, load_thread, micros
+from bot.store.codec import (
+    FIRST_THREAD_NUMBER,
+    attached,
+    dump,
+    held_by,
+    load_thread,
+    micros,
+    waiting_in,
+)
 from bot.store.keys import DEFAULT_PREFIX
 from bot.store.redis_io import guarded, opt, text, texts
 from bot.store.redis_kv import RedisKV
+from bot.store.redis_replies import RedisReplies
 
-STATES = tuple(ThreadState)
 THREAD_FIELDS = ("doc", "number", "version", "mention_count")
 MAX_RETRIES = 1000
 
 
-class RedisStore(RedisKV, Store):
+class RedisStore(RedisReplies, RedisKV, Store):
     """``RedisStore(client, prefix, clock=time.time)``: ``clock`` (epoch seconds) decides
     leases, outbox visibility, reply-attempt leases and KV expiry."""
 
@@ -55,8 +61,7 @@ class RedisStore(RedisKV, Store):
         self._ack = register(lua.OUTBOX_ACK)
         self._acquire = register(lua.ACQUIRE_LEASE)
         self._release = register(lua.RELEASE_LEASE)
-        self._reply_begin = register(lua.REPLY_BEGIN)
-        self._reply_finish = register(lua.REPLY_FINISH)
+        self._indexed = register(lua.INDEXED)
 
     @staticmethod
     def from_url(
@@ -109,9 +114,10 @@ class RedisStore(RedisKV, Store):
             keys, args = self._event_io(attached(event, expected) if expected else event, True)
             keys += [k.mention(mention.key), k.conversation(mention.conversation)]
             keys += [k.thread(target), k.thread_mentions(target), k.threads]
-            keys += [k.threads_in(new.state), k.thread_counter]
+            keys += [k.threads_in(new.state), k.thread_counter, k.waiting_all]
             args += [expected, mention.key, dump(mention), dump(new), new.version]
             args += [new.mention_count, new.state.value, FIRST_THREAD_NUMBER, target]
+            args += [waiting_in(new), held_by(new), k.waiting_head, k.held_head]
             status, *rest = (opt(value) for value in await self._ingest(keys=keys, args=args))
             if status == "retry":
                 expected = rest[0] or ""
@@ -134,17 +140,33 @@ class RedisStore(RedisKV, Store):
         ids = await self.client.zrangebyscore(self.keys.threads, number, number)
         return await self.get_thread(text(ids[0])) if ids else None
 
-    @guarded
     async def commit(
         self, thread: Thread, expected_version: int, event: AuditEvent, *, notify: bool = True
     ) -> bool:
+        return (await self.compare_and_set(thread, expected_version, event, notify=notify)).stored
+
+    @guarded
+    async def compare_and_set(
+        self,
+        thread: Thread,
+        expected_version: int,
+        event: AuditEvent,
+        *,
+        notify: bool = True,
+        active: str | None = None,
+    ) -> CasOutcome:
         if thread.version <= expected_version:
             raise ValueError("commit needs a thread whose version is above expected_version")
+        k = self.keys
         keys, args = self._event_io(event, notify)
-        keys += [self.keys.thread(thread.id), *map(self.keys.threads_in, STATES)]
+        keys += [k.thread(thread.id), k.waiting_all, k.active]
         args += [expected_version, dump(thread), thread.version, thread.mention_count]
-        args += [thread.state.value, thread.id, *(state.value for state in STATES)]
-        return bool(await self._commit(keys=keys, args=args))
+        args += [thread.state.value, thread.id, waiting_in(thread), held_by(thread)]
+        args += [k.waiting_head, k.held_head, active or "", k.threads_in_head]
+        stored, *now = await self._commit(keys=keys, args=args)
+        if int(stored) == 1:
+            return CasOutcome(True, thread)
+        return CasOutcome(False, _thread([opt(value) for value in now]))
 
     @guarded
     async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:
@@ -207,6 +229,27 @@ class RedisStore(RedisKV, Store):
             and (owner_key is None or (t.owner is not None and t.owner.key == owner_key))
         ]
         return sorted(threads, key=lambda t: t.number)
+
+    @guarded
+    async def waiting_threads(
+        self, department: str | None = None, *, limit: int | None = None
+    ) -> list[Thread]:
+        index = self.keys.waiting_all if department is None else self.keys.waiting(department)
+        return await self._read_index(index, limit)
+
+    @guarded
+    async def held_threads(self, owner_key: str, *, limit: int | None = None) -> list[Thread]:
+        return await self._read_index(self.keys.held(owner_key), limit)
+
+    async def _read_index(self, index: str, limit: int | None) -> list[Thread]:
+        if limit is not None and limit <= 0:
+            return []
+        last = -1 if limit is None else limit - 1
+        flat = [
+            opt(v) for v in await self._indexed(keys=[index], args=[last, self.keys.thread_head])
+        ]
+        rows = (flat[i : i + 4] for i in range(0, len(flat), 4))
+        return [t for row in rows if (t := _thread(row)) is not None]
 
     # who is on which call -------------------------------------------------------------------
     @guarded
@@ -273,73 +316,6 @@ class RedisStore(RedisKV, Store):
     async def is_own_post(self, source: str, external_id: str) -> bool:
         member = f"{source}\x1f{external_id}"
         return bool(await self.client.sismember(self.keys.own_posts, member))
-
-    # public replies -------------------------------------------------------------------------
-    @guarded
-    async def reply_begin(
-        self, record: ReplyRecord, lease_seconds: float
-    ) -> tuple[ReplyRecord, bool]:
-        fresh = record.model_copy(update={"status": ReplyStatus.PENDING})
-        doc, owned = await self._reply_begin(
-            keys=[self.keys.reply(record.key), self.keys.replies_pending],
-            args=[
-                record.key,
-                dump(fresh),
-                lease_seconds * 1000,
-                ReplyStatus.PENDING.value,
-                ReplyStatus.FAILED.value,
-                self._now_ms(),
-            ],
-        )
-        return ReplyRecord.model_validate_json(doc), bool(owned)
-
-    @guarded
-    async def reply_finish(
-        self,
-        key: str,
-        status: ReplyStatus,
-        *,
-        external_id: str = "",
-        url: str = "",
-        error: str = "",
-    ) -> ReplyRecord:
-        changes: dict[str, Any] = {
-            "status": status,
-            "external_id": external_id,
-            "url": url,
-            "error": error,
-        }
-        for _ in range(MAX_RETRIES):
-            doc = await self.client.hget(self.keys.reply(key), "doc")
-            if doc is None:
-                break
-            done = ReplyRecord.model_validate_json(doc).model_copy(update=changes)
-            written = await self._reply_finish(
-                keys=[self.keys.reply(key), self.keys.replies_pending],
-                args=[key, doc, dump(done), status.value, ReplyStatus.PENDING.value],
-            )
-            if written == 1:
-                return done
-            if written == -1:
-                break
-        else:
-            raise StoreError(f"reply {key!r} kept changing; gave up finishing it")
-        raise StoreError(f"no reply recorded under {key!r}")
-
-    @guarded
-    async def get_reply(self, key: str) -> ReplyRecord | None:
-        doc = await self.client.hget(self.keys.reply(key), "doc")
-        return ReplyRecord.model_validate_json(doc) if doc is not None else None
-
-    @guarded
-    async def pending_replies(self) -> list[ReplyRecord]:
-        keys = sorted(texts(await self.client.smembers(self.keys.replies_pending)))
-        async with self.client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hget(self.keys.reply(key), "doc")
-            docs = await pipe.execute()
-        records = [ReplyRecord.model_validate_json(doc) for doc in docs if doc is not None]
-        return sorted(records, key=lambda r: r.created_at)
 
 
 def _thread(fields: list[str | None]) -> Thread | None:

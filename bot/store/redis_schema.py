@@ -2,8 +2,10 @@
 
 Schema 1 (no ``schema`` key) kept leases as strings with a PX and some lookups as source
 cursors and leases. Schema 2 keeps leases as hashes and moves those lookups into KV entries
-(``bot.store.migrate``). Each entry moves in its own script that does nothing once the entry is
-gone, so replicas opening the same prefix at once upgrade it exactly once between them.
+(``bot.store.migrate``). Schema 3 adds the indexes behind the waiting queues and each person's
+open threads (``lua.INDEX_THREAD``). Each entry moves, and each thread is indexed, in its own
+script that does nothing once done, so replicas opening the same prefix at once upgrade it
+exactly once between them.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from collections.abc import Callable
 
 from redis.asyncio import Redis
 
+from bot.domain import Thread
 from bot.errors import StoreError
 from bot.store import lua
+from bot.store.codec import held_by, waiting_in
 from bot.store.keys import Keys
 from bot.store.migrate import DROP, cursor_move, lease_move
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+BATCH = 1000
 
 
 def _glob(literal: str) -> str:
@@ -36,8 +41,15 @@ async def upgrade(client: Redis, keys: Keys, clock: Callable[[], float]) -> None
             f"Redis prefix {keys.prefix!r} has schema version {version}; this build "
             f"knows up to {SCHEMA_VERSION}. Upgrade social-switchboard."
         )
-    if version == SCHEMA_VERSION:
-        return
+    if version < 2:
+        await _to_2(client, keys, clock)
+    if version < 3:
+        await _to_3(client, keys)
+    if version < SCHEMA_VERSION:
+        await client.set(keys.schema, SCHEMA_VERSION)
+
+
+async def _to_2(client: Redis, keys: Keys, clock: Callable[[], float]) -> None:
     move_cursor = client.register_script(lua.MIGRATE_CURSOR)
     move_lease = client.register_script(lua.MIGRATE_LEASE)
     for source in map(_str, await client.hkeys(keys.cursors)):
@@ -59,4 +71,28 @@ async def upgrade(client: Redis, keys: Keys, clock: Callable[[], float]) -> None
             mode, target = "kv", keys.kv(move.namespace, move.key)
             value = move.value or ""
         await move_lease(keys=[key, target], args=[mode, value, clock(), lua.GRACE_MS])
-    await client.set(keys.schema, SCHEMA_VERSION)
+
+
+async def _to_3(client: Redis, keys: Keys) -> None:
+    """Index every thread written before schema 3, a batch of threads per round trip; a
+    thread that changed while being read is read again."""
+    index = client.register_script(lua.INDEX_THREAD)
+    start = 0
+    while ids := [_str(i) for i in await client.zrange(keys.threads, start, start + BATCH - 1)]:
+        start += len(ids)
+        while ids:
+            async with client.pipeline(transaction=False) as pipe:
+                for thread_id in ids:
+                    pipe.hmget(keys.thread(thread_id), ["doc", "version"])
+                rows = await pipe.execute()
+            async with client.pipeline(transaction=False) as pipe:
+                for thread_id, (doc, found) in zip(ids, rows, strict=True):
+                    thread = Thread.model_validate_json(doc) if doc is not None else None
+                    marks = (waiting_in(thread), held_by(thread)) if thread else ("", "")
+                    await index(
+                        keys=[keys.thread(thread_id), keys.waiting_all],
+                        args=[thread_id, found or 0, *marks, keys.waiting_head, keys.held_head],
+                        client=pipe,
+                    )
+                done = await pipe.execute()
+            ids = [thread_id for thread_id, code in zip(ids, done, strict=True) if code == -1]

@@ -16,30 +16,38 @@ from bot.domain import (
     CardRef,
     Mention,
     OutboxItem,
-    ReplyRecord,
-    ReplyStatus,
     Thread,
     ThreadState,
 )
-from bot.errors import StoreError
-from bot.storage import IngestOutcome, IngestStatus
+from bot.storage import CasOutcome, IngestOutcome, IngestStatus
 from bot.store.base import Store
-from bot.store.codec import FIRST_THREAD_NUMBER, attach_to, attached, dump, micros, owner_key
+from bot.store.codec import (
+    FIRST_THREAD_NUMBER,
+    attach_to,
+    attached,
+    dump,
+    held_by,
+    micros,
+    owner_key,
+    waiting_in,
+)
 from bot.store.sqlite_io import Conn, one
 from bot.store.sqlite_kv import SQLiteKV
+from bot.store.sqlite_replies import SQLiteReplies
 from bot.store.sqlite_schema import sqlite_path
 
 UPDATE_THREAD = (
     "UPDATE threads SET version = :version, department = :department, state = :state,"
-    " owner_key = :owner_key, doc = :doc WHERE id = :id AND version = :expected"
+    " owner_key = :owner_key, waiting = :waiting, held = :held, doc = :doc"
+    " WHERE id = :id AND version = :expected"
 )
 INSERT_THREAD = (
-    "INSERT INTO threads (id, number, version, department, state, owner_key, doc)"
-    " VALUES (:id, :number, :version, :department, :state, :owner_key, :doc)"
+    "INSERT INTO threads (id, number, version, department, state, owner_key, waiting, held, doc)"
+    " VALUES (:id, :number, :version, :department, :state, :owner_key, :waiting, :held, :doc)"
 )
 
 
-class SQLiteStore(SQLiteKV, Store):
+class SQLiteStore(SQLiteReplies, SQLiteKV, Store):
     """``SQLiteStore(path, clock=time.time)``: ``clock`` (epoch seconds) decides leases,
     outbox visibility, reply-attempt leases and KV expiry."""
 
@@ -93,15 +101,29 @@ class SQLiteStore(SQLiteKV, Store):
     async def commit(
         self, thread: Thread, expected_version: int, event: AuditEvent, *, notify: bool = True
     ) -> bool:
+        return (await self.compare_and_set(thread, expected_version, event, notify=notify)).stored
+
+    async def compare_and_set(
+        self,
+        thread: Thread,
+        expected_version: int,
+        event: AuditEvent,
+        *,
+        notify: bool = True,
+        active: str | None = None,
+    ) -> CasOutcome:
         if thread.version <= expected_version:
             raise ValueError("commit needs a thread whose version is above expected_version")
 
-        def run(c: Conn) -> bool:
+        def run(c: Conn) -> CasOutcome:
             cursor = c.execute(UPDATE_THREAD, {**_row(thread), "expected": expected_version})
             if cursor.rowcount != 1:
-                return False
+                return CasOutcome(False, _thread(c, thread.id))
+            if active is not None:
+                sql = "INSERT OR REPLACE INTO active (person_key, thread_id) VALUES (?, ?)"
+                c.execute(sql, (active, thread.id))
             _append(c, event, notify, self.clock())
-            return True
+            return CasOutcome(True, thread)
 
         return await self._run(run)
 
@@ -147,6 +169,19 @@ class SQLiteStore(SQLiteKV, Store):
             args.append(owner_key)
         sql = f"SELECT doc FROM threads WHERE {' AND '.join(where)} ORDER BY number"
         return await self._models(Thread, sql, *args)
+
+    async def waiting_threads(
+        self, department: str | None = None, *, limit: int | None = None
+    ) -> list[Thread]:
+        if department is None:
+            sql = "SELECT doc FROM threads WHERE waiting IS NOT NULL ORDER BY number LIMIT ?"
+            return await self._models(Thread, sql, _limit(limit))
+        sql = "SELECT doc FROM threads WHERE waiting = ? ORDER BY number LIMIT ?"
+        return await self._models(Thread, sql, department, _limit(limit))
+
+    async def held_threads(self, owner_key: str, *, limit: int | None = None) -> list[Thread]:
+        sql = "SELECT doc FROM threads WHERE held = ? ORDER BY number LIMIT ?"
+        return await self._models(Thread, sql, owner_key, _limit(limit))
 
     # who is on which call -------------------------------------------------------------------
     async def set_active(self, person_key: str, thread_id: str) -> None:
@@ -228,67 +263,6 @@ class SQLiteStore(SQLiteKV, Store):
         sql = "SELECT 1 FROM own_posts WHERE source = ? AND external_id = ?"
         return await self._value(sql, source, external_id) is not None
 
-    # public replies -------------------------------------------------------------------------
-    async def reply_begin(
-        self, record: ReplyRecord, lease_seconds: float
-    ) -> tuple[ReplyRecord, bool]:
-        fresh = record.model_copy(update={"status": ReplyStatus.PENDING})
-        row = (fresh.status.value, dump(fresh), fresh.key)
-
-        def run(c: Conn) -> tuple[ReplyRecord, bool]:
-            now = self.clock()
-            sql = "SELECT doc, lease_until FROM replies WHERE key = ?"
-            found = c.execute(sql, (record.key,)).fetchone()
-            if found is None:
-                c.execute(
-                    "INSERT INTO replies (status, doc, key, lease_until) VALUES (?, ?, ?, ?)",
-                    (*row, now + lease_seconds),
-                )
-                return fresh, True
-            stored = ReplyRecord.model_validate_json(found[0])
-            expired = stored.status is ReplyStatus.PENDING and found[1] <= now
-            if stored.status is not ReplyStatus.FAILED and not expired:
-                return stored, False
-            c.execute(
-                "UPDATE replies SET status = ?, doc = ?, lease_until = ? WHERE key = ?",
-                (row[0], row[1], now + lease_seconds, row[2]),
-            )
-            return fresh, True
-
-        return await self._run(run)
-
-    async def reply_finish(
-        self,
-        key: str,
-        status: ReplyStatus,
-        *,
-        external_id: str = "",
-        url: str = "",
-        error: str = "",
-    ) -> ReplyRecord:
-        changes = {"status": status, "external_id": external_id, "url": url, "error": error}
-
-        def run(c: Conn) -> ReplyRecord:
-            doc = one(c, "SELECT doc FROM replies WHERE key = ?", key)
-            if doc is None:
-                raise StoreError(f"no reply recorded under {key!r}")
-            done = ReplyRecord.model_validate_json(doc).model_copy(update=changes)
-            c.execute(
-                "UPDATE replies SET status = ?, lease_until = 0, doc = ? WHERE key = ?",
-                (status.value, dump(done), key),
-            )
-            return done
-
-        return await self._run(run)
-
-    async def get_reply(self, key: str) -> ReplyRecord | None:
-        return await self._model(ReplyRecord, "SELECT doc FROM replies WHERE key = ?", key)
-
-    async def pending_replies(self) -> list[ReplyRecord]:
-        sql = "SELECT doc FROM replies WHERE status = ? ORDER BY seq"
-        records = await self._models(ReplyRecord, sql, ReplyStatus.PENDING.value)
-        return sorted(records, key=lambda r: r.created_at)
-
 
 def _thread(c: Conn, thread_id: str) -> Thread | None:
     doc = one(c, "SELECT doc FROM threads WHERE id = ?", thread_id)
@@ -303,6 +277,8 @@ def _row(thread: Thread) -> dict[str, Any]:
         "department": thread.department,
         "state": thread.state.value,
         "owner_key": owner_key(thread.owner),
+        "waiting": waiting_in(thread) or None,
+        "held": held_by(thread) or None,
         "doc": dump(thread),
     }
 
@@ -321,3 +297,8 @@ def _append(c: Conn, event: AuditEvent, notify: bool, now: float) -> None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _limit(limit: int | None) -> int:
+    """SQLite's LIMIT: -1 is no limit."""
+    return -1 if limit is None else max(0, limit)

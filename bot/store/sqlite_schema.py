@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 
+from bot.domain import Thread
 from bot.errors import ConfigError, StoreError
+from bot.store.codec import held_by, waiting_in
 from bot.store.migrate import DROP, cursor_move, lease_move
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE threads (
     id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, version INTEGER NOT NULL,
@@ -77,7 +80,33 @@ def _to_2(conn: sqlite3.Connection, now: float) -> None:
         conn.execute("DELETE FROM leases WHERE name = ?", (name,))
 
 
-UPGRADES: dict[int, Callable[[sqlite3.Connection, float], None]] = {2: _to_2}
+QUERY_SCHEMA = """
+ALTER TABLE threads ADD COLUMN waiting TEXT;
+ALTER TABLE threads ADD COLUMN held TEXT;
+CREATE INDEX threads_waiting ON threads (waiting, number) WHERE waiting IS NOT NULL;
+CREATE INDEX threads_waiting_all ON threads (number) WHERE waiting IS NOT NULL;
+CREATE INDEX threads_held ON threads (held, number) WHERE held IS NOT NULL;
+"""
+"""Schema 3: ``waiting`` is the department whose queue holds the thread and ``held`` the key
+of the person holding it open (``bot.store.codec``), NULL otherwise; partial indexes on each."""
+
+BATCH = 10_000
+
+
+def _to_3(conn: sqlite3.Connection, now: float) -> None:
+    """Add the ``waiting`` and ``held`` columns and their indexes; fill them for every thread."""
+    _script(conn, QUERY_SCHEMA)
+    page = "SELECT number, doc FROM threads WHERE number > ? ORDER BY number LIMIT ?"
+    sql = "UPDATE threads SET waiting = ?, held = ? WHERE number = ?"
+    last = -1
+    while batch := conn.execute(page, (last, BATCH)).fetchall():
+        last = batch[-1][0]
+        threads = [(number, Thread.model_validate_json(doc)) for number, doc in batch]
+        values = [(waiting_in(t) or None, held_by(t) or None, n) for n, t in threads]
+        conn.executemany(sql, values)
+
+
+UPGRADES: dict[int, Callable[[sqlite3.Connection, float], None]] = {2: _to_2, 3: _to_3}
 """Schema version -> the step that upgrades the version before it, in one transaction."""
 
 
@@ -93,6 +122,19 @@ def sqlite_path(url: str) -> str:
     return path if path == ":memory:" else os.path.expanduser(path)
 
 
+def _wal(conn: sqlite3.Connection, attempts: int = 200) -> None:
+    """Switch to WAL. On a new file another process may be creating the schema: switching
+    then fails at once (SQLite does not wait for it), so try again for up to about 2 s."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01)
+
+
 def open_database(path: str, clock: Callable[[], float]) -> sqlite3.Connection:
     """Open (creating or upgrading) the database: WAL, full sync, explicit transactions.
 
@@ -102,7 +144,7 @@ def open_database(path: str, clock: Callable[[], float]) -> sqlite3.Connection:
         raise StoreError(f"cannot open SQLite store {path}: no directory {folder}")
     conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        _wal(conn)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("BEGIN IMMEDIATE")
         version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -175,3 +175,21 @@ async def test_the_audit_names_the_previous_owner(board: Switchboard) -> None:
     assert events[-1].kind is EventKind.TAKEN_OVER
     assert events[-1].data["previous_owner"] == "alice"
     assert "previous_owner" not in events[-2].data  # nobody held it before alice
+
+
+async def test_queues_and_mine_follow_every_change(board: Switchboard) -> None:
+    threads = board.threads
+    first = await threads.next_waiting("billing")
+    assert first is not None and first.short_id == "T-1001"
+    assert [t.short_id for t in await threads.waiting()] == ["T-1001", "T-1002", "T-1003"]
+    await threads.claim(first.id, alice)
+    assert await threads.next_waiting("billing") is None
+    assert [t.short_id for t in await threads.waiting(limit=1)] == ["T-1002"]
+    assert [t.short_id for t in await threads.held_by(alice)] == ["T-1001"]
+    await threads.transfer(first.id, alice, "support")
+    assert [t.short_id for t in await threads.waiting("support")] == ["T-1001", "T-1002"]
+    assert await threads.held_by(alice) == []
+    second = await threads.claim(first.id, bob)
+    await threads.resolve(second.id, bob, spam=True)
+    assert await threads.held_by(bob) == [] and await threads.held_by(bob, limit=0) == []
+    assert [t.short_id for t in await threads.waiting()] == ["T-1002", "T-1003"]

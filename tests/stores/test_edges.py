@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from bot.store import Store
 from bot.store.redis import RedisStore
 from bot.store.redis_schema import SCHEMA_VERSION as REDIS_SCHEMA_VERSION
 from bot.store.sqlite import SQLiteStore
-from bot.store.sqlite_schema import SCHEMA_VERSION
+from bot.store.sqlite_schema import SCHEMA_VERSION, open_database
 from tests.boards import free_port
 
 from .builders import ingest, mention
@@ -91,3 +93,24 @@ async def test_sqlite_missing_folder_and_closed_store(tmp_path: Path) -> None:
 def test_bad_store_urls_name_the_fix(url: str) -> None:
     with pytest.raises(ConfigError, match=r"store\.url"):
         Store.from_url(url)
+
+
+def test_processes_creating_one_sqlite_file_at_once_all_open_it(tmp_path: Path) -> None:
+    failures: list[BaseException] = []
+    for attempt in range(30):
+        path = str(tmp_path / f"new-{attempt}.sqlite3")
+        start = threading.Barrier(5)
+
+        def open_it(path: str = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                open_database(path, time.time).close()
+            except BaseException as exc:
+                failures.append(exc)
+
+        workers = [threading.Thread(target=open_it) for _ in range(5)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    assert failures == []

@@ -50,15 +50,24 @@ async def write_lookups_as_today(store: Store) -> None:
     assert await store.acquire_lease("slack:event:Ev01", "x2", 3600)
 
 
+SCHEMA_1 = """
+DROP INDEX threads_waiting; DROP INDEX threads_waiting_all; DROP INDEX threads_held;
+ALTER TABLE threads DROP COLUMN waiting; ALTER TABLE threads DROP COLUMN held;
+DROP TABLE kv; PRAGMA user_version = 1;
+"""
+"""Turns a SQLite file of this build back into the shape schema 1 wrote."""
+
+
 async def as_schema_1(backend: Backend, store: Store) -> None:
-    """Mark the data as written by schema 1 (SQLite: no kv table; Redis: no schema key)."""
+    """Mark the data as written by schema 1 (SQLite: no kv table nor query columns; Redis:
+    no schema key)."""
     if isinstance(store, RedisStore):
         await store.client.delete(store.keys.schema)
         return
     await store.close()
     assert backend.path is not None
     with closing(sqlite3.connect(backend.path)) as conn:
-        conn.executescript("DROP TABLE kv; PRAGMA user_version = 1;")
+        conn.executescript(SCHEMA_1)
 
 
 async def left_over(backend: Backend, store: Store) -> tuple[list[str], list[str]]:

@@ -1,0 +1,143 @@
+"""Bench (not part of the test suite): claim throughput beside a floor at the same concurrency.
+
+    .venv/bin/python bench/claims.py [--threads 5000] [--workers 50]
+
+For each store (a SQLite file; Redis on 127.0.0.1:6379 under a fresh prefix, deleted after):
+``--threads`` threads are ingested through the thread service, then ``--workers`` concurrent
+workers claim them all through ``ThreadService.claim`` (each thread once). In the same run and
+on the same store object, the same workers run the floor as many times: on Redis a bare
+EVALSHA of a script that returns 1, on SQLite a bare versioned ``UPDATE`` (one row of a table
+of its own, each once) in the store's own transaction on its worker thread. Prints Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bulk import REDIS_URL
+from bench.queries import CONFIG, cleanup
+from bot.domain import Author, Mention, Person
+from bot.routing import Router
+from bot.service import Directory, ThreadService
+from bot.store import Store
+from bot.store.redis import RedisStore
+from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite_io import Conn
+
+
+def mention(n: int) -> Mention:
+    return Mention(
+        source="bench",
+        network="mastodon",
+        external_id=f"claim-{n}",
+        conversation_key=f"claim-{n}",
+        author=Author(id=str(n), handle=f"user{n}"),
+        text=f"claim me {n}",
+    )
+
+
+async def run_workers(
+    count: int, workers: int, job: Callable[[int, int], Awaitable[None]]
+) -> float:
+    """Per second: ``count`` jobs shared by ``workers`` concurrent workers."""
+    jobs = iter(range(count))
+
+    async def worker(w: int) -> None:
+        for n in jobs:
+            await job(w, n)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(workers)))
+    return count / (time.perf_counter() - t0)
+
+
+def floor_job(store: Store) -> Callable[[int, int], Awaitable[None]]:
+    if isinstance(store, RedisStore):
+        trivial = store.client.register_script("return 1")
+
+        async def evalsha(w: int, n: int) -> None:
+            await trivial(keys=[store.keys.thread(str(n))], args=[n])
+
+        return evalsha
+    assert isinstance(store, SQLiteStore)
+    sqlite = store
+
+    async def versioned_update(w: int, n: int) -> None:
+        sql = "UPDATE floor SET version = version + 1 WHERE id = ? AND version = ?"
+        await sqlite._run(lambda c: c.execute(sql, (n, 1)))
+
+    return versioned_update
+
+
+async def floor_table(store: Store, count: int) -> None:
+    """SQLite: a table of ``count`` versioned rows the floor updates once each."""
+    if isinstance(store, SQLiteStore):
+
+        def create(c: Conn) -> None:
+            c.execute("CREATE TABLE floor (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
+            c.executemany("INSERT INTO floor VALUES (?, 1)", [(n,) for n in range(count)])
+
+        await store._run(create)
+
+
+async def bench(store: Store, threads: int, workers: int) -> tuple[float, float]:
+    service = ThreadService(store, Directory(CONFIG.departments), Router((), "social"))
+    ids = []
+    for n in range(threads):
+        outcome = await service.ingest(mention(n))
+        assert outcome is not None
+        ids.append(outcome.thread.id)
+    people = [Person(surface="bench", id=f"worker{w}") for w in range(workers)]
+
+    async def claim(w: int, n: int) -> None:
+        await service.claim(ids[n], people[w])
+
+    await floor_table(store, threads)
+    floor = await run_workers(threads, workers, floor_job(store))
+    claims = await run_workers(threads, workers, claim)
+    assert all(t.owner is not None for t in await store.list_threads())
+    return claims, floor
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=50)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.platform()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores; {args.threads} threads claimed by {args.workers} workers\n"
+    )
+    print("| store | claims/s | floor/s (same workers) | floor | claims/floor |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("sqlite", "redis"):
+            prefix = f"sbbench:{uuid.uuid4().hex[:8]}:"
+            store: Store = (
+                SQLiteStore(str(Path(tmp) / "claims.sqlite3"))
+                if kind == "sqlite"
+                else RedisStore.from_url(REDIS_URL, prefix=prefix)
+            )
+            try:
+                claims, floor = await bench(store, args.threads, args.workers)
+            finally:
+                await store.close()
+                if kind == "redis":
+                    await cleanup(prefix)
+            what = "bare EVALSHA `return 1`" if kind == "redis" else "bare versioned UPDATE"
+            print(f"| {kind} | {claims:.0f} | {floor:.0f} | {what} | {claims / floor:.2f} |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
