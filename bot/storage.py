@@ -280,3 +280,9 @@ DRAFT_DECISION = "draft.decision"
 """Draft replies: draft id -> "approved" or "rejected"."""
 DRAFT_PENDING = "draft.pending"
 """Draft replies: thread id -> its latest undecided draft (``approve T-12``)."""
+POST_CLAIM = "dispatch.claim"
+"""Card dispatcher: ``card:<card key>`` / ``line:<line key>`` -> the posting replica's token
+while it posts (expires with the lease), then "done"."""
+POST_TRIED = "dispatch.tried"
+"""Card dispatcher: the same keys -> "1" once a replica set out to post (a recovery looks up)."""
+POST_DONE_TTL = 7 * DAY
