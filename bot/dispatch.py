@@ -20,8 +20,10 @@ updates in order.
   the item simply lets the claim loop take it again (it is recognised and not queued twice).
 - Backpressure: with ``window`` items in flight (a long outage of one surface) the claim loop
   stops claiming until some finish, so memory stays bounded; the others' lanes drain meanwhile.
-- No duplicate cards: cards are posted under the stable ``card_key`` (surfaces' ``post_card``
-  is idempotent per key) and the ref is stored right after.
+- Exactly once across replicas: a card is posted under its stable ``card_key`` and an
+  activity line under its key only by the replica holding the key's claim in the store
+  (``bot.postclaims``); a dead replica's claim expires after the lease and the next taker
+  looks the earlier post up before posting. Nothing else looks anything up.
 
 ``run(stop)`` survives store, surface and platform errors (logged, backed off, never silent);
 ``health()`` reports each lane. ``drain()`` processes everything visible (tests, demo): lanes
@@ -45,6 +47,7 @@ from bot.cards import history_line, render_card
 from bot.config import Department
 from bot.domain import AuditEvent, CardRef, EventKind, OutboxItem, Thread, utcnow
 from bot.ports import Card, Source, Surface
+from bot.postclaims import PostClaims, PostOnce
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -98,6 +101,7 @@ class CardDispatcher:
         max_attempts: int = 5,
         first_backoff: float = 1.0,
         max_backoff: float = 60.0,
+        claim_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.departments = {d.name: d for d in departments}
@@ -111,6 +115,9 @@ class CardDispatcher:
         self.max_attempts = max_attempts
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
+        claims = PostClaims(store, claim_seconds or lease_seconds, sleep)
+        self.once = PostOnce(store, claims)
+        """Posts each card and activity line once across every replica."""
         self._lanes: dict[str, _Lane] = {}
         self._inflight: dict[str, _Entry] = {}
         self._finished: deque[_Entry] = deque()
@@ -150,7 +157,7 @@ class CardDispatcher:
         elif line and current is not None and event.kind not in QUIET:
             echo = event.kind is EventKind.NOTE and event.surface == surface.name
             if not echo:  # a note written right there is not echoed back
-                await surface.notify(current, line, f"{event.id}:{surface.name}")
+                await self.once.notify(surface, current, line, f"{event.id}:{surface.name}")
 
     async def _sync_current(
         self, surface: Surface, thread: Thread, refs: dict[str, CardRef]
@@ -162,8 +169,7 @@ class CardDispatcher:
         key = card_key(thread, surface)
         ref = refs.get(key)
         if ref is None:
-            ref = await surface.post_card(channel, card, key)
-            await self.store.set_card_ref(thread.id, key, ref)
+            ref = await self.once.post_card(surface, thread.id, channel, card, key)
             refs[key] = ref
         else:
             await surface.update_card(ref, card)
@@ -182,7 +188,7 @@ class CardDispatcher:
                 continue
             await surface.update_card(ref, await self.render(thread, ref.placement))
             if line and ref.placement == thread.placement - 1:
-                await surface.notify(ref, line, f"{event.id}:{ref.surface}")
+                await self.once.notify(surface, ref, line, f"{event.id}:{ref.surface}")
 
     # ---- claiming and acking ------------------------------------------------------------------
 

@@ -115,8 +115,9 @@ class Card:
 
 
 class Surface(Protocol):
-    """A chat platform. Posting must be idempotent per ``key``: a retry after a crash
-    returns the card already posted rather than posting a second one."""
+    """A chat platform. The dispatcher posts each card ``key`` (and activity line ``key``)
+    once across replicas under a claim in the store (``bot.postclaims``); after a crash it
+    asks a surface that offers ``find_card`` / ``find_line`` what was posted before."""
 
     name: str
 

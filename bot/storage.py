@@ -323,3 +323,9 @@ REPLY_INTENT = "reply.intent"
 SLACK_REQUEST = "slack.request"
 """Slack surface: hash of a verified request's timestamp and signature -> "1" (a signed
 request sent again inside the signature window runs once)."""
+POST_CLAIM = "dispatch.claim"
+"""Card dispatcher: ``card:<card key>`` / ``line:<line key>`` -> the posting replica's token
+while it posts (expires with the lease), then "done"."""
+POST_TRIED = "dispatch.tried"
+"""Card dispatcher: the same keys -> "1" once a replica set out to post (a recovery looks up)."""
+POST_DONE_TTL = 7 * DAY

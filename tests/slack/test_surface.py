@@ -78,14 +78,24 @@ async def test_a_restarted_process_finds_the_card_in_history(workspace: FakeSlac
     first = await surface_for(workspace).post_card("C0BILLING", make_card(), "th-1:0:slack")
     workspace.add_message("C0BILLING", "people talking in between")
     restarted = surface_for(workspace)
-    again = await restarted.post_card("C0BILLING", make_card(), "th-1:0:slack")
-    assert again.message_id == first.message_id
+    again = await restarted.find_card("C0BILLING", make_card(), "th-1:0:slack")
+    assert again is not None and again.message_id == first.message_id
     assert len(workspace.calls("chat.postMessage")) == 1
-    (history,) = workspace.calls("conversations.history")[1:]
+    (history,) = workspace.calls("conversations.history")
     assert history.params["include_all_metadata"] in (True, "true", "1")
 
 
-async def test_key_already_in_history_is_not_posted_again(workspace: FakeSlack) -> None:
+async def test_posting_never_reads_the_history(workspace: FakeSlack) -> None:
+    surface = surface_for(workspace)
+    for n in range(5):
+        await surface.post_card("C0BILLING", make_card(), f"th-{n}:0:slack")
+    assert len(workspace.calls("chat.postMessage")) == 5
+    assert workspace.calls("conversations.history") == []
+
+
+async def test_key_already_in_history_is_found_and_the_next_scan_starts_there(
+    workspace: FakeSlack,
+) -> None:
     earlier = workspace.add_message(
         "C0BILLING",
         "T-1042 card from before the crash",
@@ -93,13 +103,22 @@ async def test_key_already_in_history_is_not_posted_again(workspace: FakeSlack) 
         metadata={"event_type": "switchboard_card", "event_payload": {"key": "th-9:0:slack"}},
     )
     surface = surface_for(workspace)
-    ref = await surface.post_card("C0BILLING", make_card(), "th-9:0:slack")
-    assert ref.message_id == earlier["ts"]
-    other = await surface.post_card("C0BILLING", make_card(), "th-10:0:slack")
-    assert other.message_id != earlier["ts"]
-    assert len(workspace.calls("chat.postMessage")) == 1
+    ref = await surface.find_card("C0BILLING", make_card(), "th-9:0:slack")
+    assert ref is not None and ref.message_id == earlier["ts"]
+    assert await surface.find_card("C0BILLING", make_card(), "th-10:0:slack") is None
+    assert workspace.calls("chat.postMessage") == []
     (second_scan,) = workspace.calls("conversations.history")[1:]
     assert float(second_scan.params["oldest"]) >= float(earlier["ts"])
+
+
+async def test_an_activity_line_is_found_in_the_cards_thread(workspace: FakeSlack) -> None:
+    surface = surface_for(workspace)
+    ref = await surface.post_card("C0BILLING", make_card(), "th-1:0:slack")
+    await surface.notify(ref, "Claimed by alice", "ev-1:slack")
+    restarted = surface_for(workspace)
+    assert await restarted.find_line(ref, "ev-1:slack")
+    assert not await restarted.find_line(ref, "ev-2:slack")
+    assert len(workspace.calls("conversations.replies")) == 2
 
 
 async def test_channel_names_resolve_and_the_bot_joins_when_needed(workspace: FakeSlack) -> None:
@@ -109,7 +128,6 @@ async def test_channel_names_resolve_and_the_bot_joins_when_needed(workspace: Fa
     assert ref.channel == "C0SUPPORT"
     assert [c.method for c in workspace.calls() if c.method.startswith("conv")] == [
         "conversations.list",
-        "conversations.history",
         "conversations.join",
     ]
     assert len(workspace.messages_in("C0SUPPORT")) == 1

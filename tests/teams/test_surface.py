@@ -79,20 +79,20 @@ async def test_post_card_starts_a_new_conversation_in_the_channel(
     await teams.close()
 
 
-async def test_post_card_is_idempotent_per_key_even_for_a_new_replica(
+async def test_a_new_replica_finds_the_card_posted_per_key(
     store: Store, connector: ConnectorFake
 ) -> None:
     first = surface(store, connector)
     ref = await first.post_card(SUPPORT, make_card(), "th1:0:teams")
     await first.close()
     replica = surface(store, connector)
-    again = await replica.post_card(SUPPORT, make_card(), "th1:0:teams")
-    other = await replica.post_card(SUPPORT, make_card(), "th1:1:teams")
+    again = await replica.find_card(SUPPORT, make_card(), "th1:0:teams")
+    assert await replica.find_card(SUPPORT, make_card(), "th1:1:teams") is None
+    assert not await replica.find_line(ref, "ev-1:teams")
     await replica.close()
 
     assert again == ref
-    assert other != ref
-    assert len(connector.calls("/v3/conversations", "POST")) == 2
+    assert len(connector.calls("/v3/conversations", "POST")) == 1
 
 
 async def test_update_card_replaces_the_activity(store: Store, connector: ConnectorFake) -> None:

@@ -3,10 +3,11 @@
     surface = SlackSurface(config.slack, config.departments)   # or SlackSurface.from_config
     board.add_surface(surface)
 
-Posting is idempotent per key: a key seen in this process returns its card; an unseen key is
-first looked up in ``conversations.history`` (the card's ``switchboard_card`` metadata names
-the key) so a retry after a crash finds the card already posted. Card refs: ``channel`` is
-the channel ID, ``message_id`` the message ``ts``.
+Posting: the dispatcher posts each key once across replicas (``bot.postclaims``); a key seen
+in this process returns its card. Only when the dispatcher recovers a crashed attempt does it
+ask ``find_card`` (``conversations.history``: the card's ``switchboard_card`` metadata names
+the key) or ``find_line`` (``conversations.replies``: the activity line's metadata) for what
+was posted before. Card refs: ``channel`` is the channel ID, ``message_id`` the message ``ts``.
 
 For the inbound half: ``ephemeral(channel, user, text)``, ``user_info(user_id) -> Person``
 (``is_guest`` for restricted / ultra-restricted accounts, cached briefly),
@@ -97,24 +98,46 @@ class SlackSurface:
             if key in self._posted:
                 return self._posted[key]
             channel_id = await self.resolve_channel(channel)
-            ts = await self._find_posted(channel_id, key)
-            if ts is None:
-                message = card_message(card, key, **await self._card_context(card))
-                data = await self._post_joining(channel_id, **message, **NO_UNFURL)
-                channel_id, ts = str(data["channel"]), str(data["ts"])
-                self._found.setdefault(channel_id, {})[key] = ts
-            else:
-                log.info("card %s already in %s (ts %s); not posting again", key, channel_id, ts)
-            ref = CardRef(
-                surface=self.name,
-                channel=channel_id,
-                message_id=ts,
-                department=card.department,
-                placement=card.placement,
-            )
-            self._posted[key] = ref
+            message = card_message(card, key, **await self._card_context(card))
+            data = await self._post_joining(channel_id, **message, **NO_UNFURL)
+            channel_id, ts = str(data["channel"]), str(data["ts"])
+            self._found.setdefault(channel_id, {})[key] = ts
+            ref = self._posted[key] = self._ref(channel_id, ts, card)
         self._key_locks.pop(key, None)
         return ref
+
+    async def find_card(self, channel: str, card: Card, key: str) -> CardRef | None:
+        """The card posted under ``key`` (its metadata), from the channel's recent history."""
+        if key in self._posted:
+            return self._posted[key]
+        channel_id = await self.resolve_channel(channel)
+        ts = await self._find_posted(channel_id, key)
+        if ts is None:
+            return None
+        log.info("card %s already in %s (ts %s); not posting again", key, channel_id, ts)
+        ref = self._posted[key] = self._ref(channel_id, ts, card)
+        return ref
+
+    async def find_line(self, ref: CardRef, key: str) -> bool:
+        """Whether the activity line ``key`` is in the card's thread (``conversations.replies``)."""
+        if key in self._notified:
+            return True
+        cursor = ""
+        for _ in range(self.history_pages):
+            params: dict[str, Any] = {"channel": ref.channel, "ts": ref.message_id, "limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            data = await self.api.call("conversations.replies", include_all_metadata=True, **params)
+            for message in data.get("messages") or []:
+                meta = message.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == ACTIVITY_EVENT and payload.get("key") == key:
+                    self._notified.add(key)
+                    return True
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                break
+        return False
 
     async def update_card(self, ref: CardRef, card: Card) -> None:
         message = card_message(card, **await self._card_context(card))
@@ -215,6 +238,15 @@ class SlackSurface:
         return self._channel_ids[name]
 
     # ---- internals ---------------------------------------------------------------------
+
+    def _ref(self, channel_id: str, ts: str, card: Card) -> CardRef:
+        return CardRef(
+            surface=self.name,
+            channel=channel_id,
+            message_id=ts,
+            department=card.department,
+            placement=card.placement,
+        )
 
     async def _card_context(self, card: Card) -> dict[str, str]:
         dept = self.departments.get(card.department)

@@ -1,6 +1,6 @@
 """What the Teams side must find again, in the key-value port, so any replica can:
 
-- the card posted for each dispatcher key (``post_card`` is idempotent per key), and
+- the card posted for each dispatcher key (a recovering dispatcher adopts it), and
 - the thread behind each card's conversation (a reply chain in a channel), so commands typed
   under a card act on its thread.
 

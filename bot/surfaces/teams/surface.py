@@ -54,10 +54,17 @@ class TeamsSurface:
             attachments=[attachment(self.render(card))],
         )
 
+    async def find_card(self, channel: str, card: Card, key: str) -> CardRef | None:
+        """The card an earlier attempt posted under ``key`` (its ``CardLookups`` entry)."""
+        return await self.lookups.posted(key)
+
+    async def find_line(self, ref: CardRef, key: str) -> bool:
+        """Always False: the Bot Connector cannot list a channel reply chain, so a line a crash
+        cut off between sending and recording is sent again (a repeat rather than a loss)."""
+        return False
+
     async def post_card(self, channel: str, card: Card, key: str) -> CardRef:
-        stored = await self.lookups.posted(key)
-        if stored is not None:
-            return stored
+        """A new conversation in ``channel`` with the card; the dispatcher posts a key once."""
         tenant = self.settings.tenant_id
         channel_data: dict[str, object] = {"channel": {"id": channel}}
         if tenant:

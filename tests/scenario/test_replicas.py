@@ -1,0 +1,345 @@
+"""Issue 10: `switchboard serve` replicas on one Redis, one killed with SIGKILL every few seconds.
+
+Signed webhooks arrive at a steady rate at whichever replica answers (every second mention a
+follow-up of an earlier one); a fake Slack counts what reached it per card key and per
+activity line key. At the end nothing is lost and nothing is there twice — with and without
+kills. The replicas share a private ``redis-server`` on a free port of 127.0.0.1, because
+``serve`` always uses the default key prefix (see the report of issue 10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis
+import yaml
+
+from adapters.webhook import sign
+from bot.storage import POST_CLAIM, POST_TRIED
+from bot.store.redis import RedisStore
+from bot.surfaces.slack.blocks import ACTIVITY_EVENT, CARD_EVENT
+from tests.boards import free_port
+from tests.slack.fake_slack import FakeSlack
+
+SECRET = "replica-test-secret-0123456789"
+CHANNELS = [f"C0D{n:02d}" for n in range(40)]
+TOTAL = 240
+RATE = 20.0
+"""Mentions a second (each channel then gets well under Slack's one post a second)."""
+LEASE = 2.0
+LAG = 15
+"""A follow-up comes ``LAG`` conversations after its first mention (~1.5 s): Slack paces
+posts to one channel at one a second, and a card's line goes to the card's channel."""
+
+
+def order() -> list[int]:
+    """Mention numbers in sending order: every second one a follow-up of an earlier one."""
+    sent: list[int] = []
+    conversations = TOTAL // 2
+    for step in range(conversations + LAG):
+        if step < conversations:
+            sent.append(2 * step)
+        if step >= LAG:
+            sent.append(2 * (step - LAG) + 1)
+    return sent
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A private, throw-away Redis (no persistence) for the replicas' default key prefix."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (scripts/ensure-redis installs it)")
+    port = free_port()
+    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly"]
+    server = subprocess.Popen(
+        [*args, "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port, socket_connect_timeout=0.2)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(redis.RedisError):
+                if client.ping():
+                    break
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    for channel in CHANNELS:
+        fake.add_channel(channel, channel.lower())
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+@dataclass
+class Replica:
+    """One `switchboard serve` process on its own port; restarted after each kill."""
+
+    name: str
+    config: Path
+    port: int
+    logs: Path
+    proc: asyncio.subprocess.Process | None = None
+    starts: int = 0
+
+    async def start(self) -> None:
+        self.starts += 1
+        log = (self.logs / f"{self.name}-{self.starts}.log").open("wb")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "serve",
+            "--config",
+            str(self.config),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+        )
+        log.close()
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 20)
+        except TimeoutError:
+            await self.kill()
+
+
+@dataclass
+class Run:
+    sent: int = 0
+    resent: int = 0
+    kills: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+def config_for(tmp: Path, name: str, port: int, url: str, slack: FakeSlack) -> Path:
+    departments = [
+        {"name": f"d{n:02d}", "title": f"Desk {n}", "slack_channel": channel}
+        for n, channel in enumerate(CHANNELS)
+    ]
+    rules = [{"department": f"d{n:02d}", "keywords": [f"topic{n:02d}"]} for n in range(40)]
+    config = {
+        "store": {"url": url},
+        "server": {"host": "127.0.0.1", "port": port, "lease_seconds": LEASE},
+        "slack": slack.settings(),
+        "departments": departments,
+        "routing": {"default_department": "d00", "rules": rules},
+        "sources": [{"name": "forum", "type": "webhook", "secret": SECRET}],
+    }
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def mention(n: int) -> bytes:
+    conversation = n - n % 2
+    topic = (conversation // 2) % len(CHANNELS)
+    body = {
+        "id": f"post-{n}",
+        "conversation_id": f"conv-{conversation}",
+        "author": {"id": f"u-{conversation}", "handle": f"user{conversation}"},
+        "text": f"question {n} about topic{topic:02d}",
+    }
+    return json.dumps(body).encode()
+
+
+async def deliver(http: aiohttp.ClientSession, replicas: list[Replica], n: int, run: Run) -> None:
+    """POST mention ``n`` to the replicas in turn until one stores it (202)."""
+    body = mention(n)
+    deadline = time.monotonic() + 30
+    for attempt in range(10_000):
+        replica = replicas[(n + attempt) % len(replicas)]
+        ts = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Switchboard-Timestamp": ts,
+            "X-Switchboard-Signature": sign(SECRET, ts, body),
+        }
+        url = f"http://127.0.0.1:{replica.port}/hooks/forum"
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with http.post(url, data=body, headers=headers) as answer:
+                if answer.status == 202:
+                    run.sent += 1
+                    run.resent += attempt > 0
+                    return
+                if answer.status < 500:
+                    run.refused.append(f"{n}: {answer.status} {await answer.text()}")
+                    return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no replica took mention {n}")
+        await asyncio.sleep(0.02)
+
+
+async def send_all(replicas: list[Replica], run: Run) -> None:
+    timeout = aiohttp.ClientTimeout(total=3)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        started = time.monotonic()
+        for sent, n in enumerate(order()):
+            await deliver(http, replicas, n, run)
+            wait = started + (sent + 1) / RATE - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(min(wait, 0.2))
+
+
+async def kill_now_and_then(replicas: list[Replica], run: Run, done: asyncio.Event) -> None:
+    """SIGKILL one replica every 2-4 s (in turn) and start it again at once."""
+    pick = random.Random(10)
+    while not done.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), pick.uniform(2.0, 4.0))
+            return
+        victim = replicas[run.kills % len(replicas)]
+        await victim.kill()
+        run.kills += 1
+        await victim.start()
+
+
+def seen(fake: FakeSlack) -> tuple[Counter[str], Counter[str]]:
+    """How often each card key and each activity line key reached Slack."""
+    cards: Counter[str] = Counter()
+    lines: Counter[str] = Counter()
+    for channel in CHANNELS:
+        for message in fake.messages_in(channel):
+            for shown in [message, *fake.thread(channel, str(message["ts"]))]:
+                meta: dict[str, Any] = shown.get("metadata") or {}
+                key = str((meta.get("event_payload") or {}).get("key", ""))
+                if meta.get("event_type") == CARD_EVENT:
+                    cards[key] += 1
+                elif meta.get("event_type") == ACTIVITY_EVENT:
+                    lines[key] += 1
+    return cards, lines
+
+
+async def settled(fake: FakeSlack, store: RedisStore, within: float) -> bool:
+    """Every card and line is there and the outbox is empty (polled in small steps)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        cards, lines = seen(fake)
+        complete = len(cards) >= TOTAL // 2 and len(lines) >= TOTAL // 2
+        if complete and await store.outbox_size() == 0:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def missing(fake: FakeSlack, store: RedisStore) -> str:
+    """What a failure needs: threads without both posts, lines never posted and their claims."""
+    _, lines = seen(fake)
+    out = []
+    for channel in CHANNELS:
+        for message in fake.messages_in(channel):
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") != CARD_EVENT:
+                continue
+            thread_id = str(meta["event_payload"]["thread_id"])
+            posts = sorted(m.external_id for m in await store.mentions(thread_id))
+            if len(posts) != 2:
+                out.append(f"thread {thread_id} holds {posts}")
+            for event in await store.events(thread_id):
+                key = f"{event.id}:slack"
+                if event.kind == "attached" and key not in lines:
+                    claim = await store.kv_get(POST_CLAIM, f"line:{key}")
+                    tried = await store.kv_get(POST_TRIED, f"line:{key}")
+                    refs = await store.card_refs(thread_id)
+                    out.append(
+                        f"{key} claim={claim} tried={tried} refs={refs} card={message['ts']}"
+                    )
+    return "\n".join(out)
+
+
+def tails(logs: Path) -> str:
+    text = []
+    for log in sorted(logs.glob("*.log")):
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        text.append(f"--- {log.name}\n" + "\n".join(lines[-15:]))
+    return "\n".join(text)
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("kills", [False, True], ids=["steady", "sigkill"])
+async def test_replicas_post_every_card_and_line_exactly_once(
+    slack: FakeSlack, redis_url: str, tmp_path: Path, kills: bool
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    count = 3 if kills else 2
+    replicas = []
+    for n in range(count):
+        port = free_port()
+        config = config_for(tmp_path, f"r{n}", port, redis_url, slack)
+        replicas.append(Replica(f"r{n}", config, port, logs))
+    run = Run()
+    store = RedisStore.from_url(redis_url)
+    done = asyncio.Event()
+    try:
+        for replica in replicas:
+            await replica.start()
+        killer = asyncio.create_task(kill_now_and_then(replicas, run, done)) if kills else None
+        try:
+            await send_all(replicas, run)
+        finally:
+            done.set()
+            if killer is not None:
+                await killer
+        if not await settled(slack, store, within=60):
+            cards, lines = seen(slack)
+            outbox = await store.outbox_size()
+            where = f"{len(cards)} cards, {len(lines)} lines, outbox {outbox}, {run.kills} kills"
+            found = await missing(slack, store)
+            raise AssertionError(f"never settled: {where}\n{found}\n{tails(logs)}")
+    finally:
+        await asyncio.gather(*(replica.stop() for replica in replicas))
+        await store.close()
+
+    cards, lines = seen(slack)
+    doubled = {key: n for key, n in (cards + lines).items() if n > 1}
+    report = (
+        f"sent {run.sent} (resent {run.resent}), kills {run.kills}, cards {len(cards)}, "
+        f"lines {len(lines)}, posts {len(slack.calls('chat.postMessage'))}, "
+        f"history look-ups {len(slack.calls('conversations.history'))}"
+    )
+    print(report)
+    assert run.refused == []
+    assert run.sent == TOTAL
+    assert len(cards) == TOTAL // 2 and len(lines) == TOTAL // 2, report
+    assert doubled == {}, report
+    assert (run.kills >= 3) is kills, report
+    if not kills:
+        assert slack.calls("conversations.history") == [], report
