@@ -40,6 +40,17 @@ local function append_event()
 end
 """
 
+_FIELDS_LIB = """
+-- What every read of a thread returns, in this order (``bot.store.redis.THREAD_FIELDS``): the
+-- JSON document, then the fields kept beside it, which win over the document's own: number,
+-- version, mention count, state, owner (a person's JSON, '' for none), updated at (JSON).
+local THREAD_FIELDS = {'doc', 'number', 'version', 'mention_count', 'state', 'owner',
+                       'updated_at'}
+local function thread_fields(key)
+  return redis.call('HMGET', key, unpack(THREAD_FIELDS))
+end
+"""
+
 _INDEX_LIB = """
 -- A thread hash's 'waiting' field names the department whose waiting set holds it and 'held'
 -- the person whose held set holds it ('' or absent: none). Every waiting thread is also in
@@ -60,13 +71,14 @@ end
 
 INGEST = (
     _LIB
+    + _FIELDS_LIB
     + _INDEX_LIB
     + """
 -- KEYS 8..: mention, conversation, thread, thread mentions, all threads,
 --           threads in the new thread's state, thread counter, all waiting threads
 -- ARGV 7..: expected thread id ('' = none), mention key, mention doc, thread doc, version,
 --           mention count, state, first thread number, thread id, waiting, held,
---           waiting head, held head
+--           waiting head, held head, owner, updated at
 local thread_id = ARGV[15]
 local known = redis.call('HGET', KEYS[8], 'thread')
 if known then return {'duplicate', known} end
@@ -84,7 +96,7 @@ else
   local number = redis.call('INCR', KEYS[14]) + tonumber(ARGV[14]) - 1
   redis.call('HSET', KEYS[10], 'doc', ARGV[10], 'number', number, 'version', ARGV[11],
              'mention_count', ARGV[12], 'state', ARGV[13], 'waiting', ARGV[16],
-             'held', ARGV[17])
+             'held', ARGV[17], 'owner', ARGV[20], 'updated_at', ARGV[21])
   reindex(thread_id, number, '', ARGV[16], '', ARGV[17], ARGV[18], ARGV[19], KEYS[15])
   redis.call('ZADD', KEYS[12], number, thread_id)
   redis.call('ZADD', KEYS[13], number, thread_id)
@@ -94,28 +106,28 @@ end
 redis.call('HSET', KEYS[8], 'doc', ARGV[9], 'thread', thread_id)
 redis.call('RPUSH', KEYS[11], ARGV[8])
 append_event()
-local t = redis.call('HMGET', KEYS[10], 'doc', 'number', 'version', 'mention_count')
-return {status, t[1], t[2], t[3], t[4]}
+return {status, unpack(thread_fields(KEYS[10]))}
 """
 )
 
 COMMIT = (
     _LIB
+    + _FIELDS_LIB
     + _INDEX_LIB
     + """
 -- KEYS 8..: thread, all waiting threads, active thread per person
 -- ARGV 7..: expected version, doc, version, mention count, new state, thread id, waiting,
 --           held, waiting head, held head, person now on the thread ('' = none),
---           'threads in state' head
--- Returns {1} when stored, else {0, doc, number, version, mention count} as stored now.
+--           'threads in state' head, owner, updated at
+-- Returns {1} when stored, else {0, THREAD_FIELDS...} as stored now.
 local thread_id = ARGV[12]
 local cur = redis.call('HMGET', KEYS[8], 'version', 'state', 'number', 'waiting', 'held')
 if not cur[1] or tonumber(cur[1]) ~= tonumber(ARGV[7]) then
-  local now = redis.call('HMGET', KEYS[8], 'doc', 'number', 'version', 'mention_count')
-  return {0, now[1], now[2], now[3], now[4]}
+  return {0, unpack(thread_fields(KEYS[8]))}
 end
 redis.call('HSET', KEYS[8], 'doc', ARGV[8], 'version', ARGV[9], 'mention_count', ARGV[10],
-           'state', ARGV[11], 'waiting', ARGV[13], 'held', ARGV[14])
+           'state', ARGV[11], 'waiting', ARGV[13], 'held', ARGV[14], 'owner', ARGV[19],
+           'updated_at', ARGV[20])
 if cur[2] ~= ARGV[11] then
   if cur[2] then redis.call('ZREM', ARGV[18] .. cur[2], thread_id) end
   redis.call('ZADD', ARGV[18] .. ARGV[11], cur[3], thread_id)
@@ -145,18 +157,54 @@ return 1
 """
 )
 
-INDEXED = """
+INDEXED = (
+    _FIELDS_LIB
+    + """
 -- The threads an index set names, oldest first: KEYS: the set; ARGV: last rank (-1: all),
--- thread key head. Returns doc, number, version, mention count for each.
+-- thread key head. Returns THREAD_FIELDS for each, one after the other.
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]))) do
-  local t = redis.call('HMGET', ARGV[2] .. id, 'doc', 'number', 'version', 'mention_count')
+  local t = thread_fields(ARGV[2] .. id)
   if t[1] then
-    for i = 1, 4 do out[#out + 1] = t[i] end
+    for i = 1, #THREAD_FIELDS do out[#out + 1] = t[i] end
   end
 end
 return out
 """
+)
+
+ASSIGN = (
+    _LIB
+    + _FIELDS_LIB
+    + _INDEX_LIB
+    + """
+-- An ownership change the service spelled out (``bot.storage.Assignment``), in one round trip.
+-- KEYS 8..: thread, all waiting threads, active thread per person
+-- ARGV 7..: thread id, owner key, owner, updated at, person now on the thread ('' = none),
+--           waiting head, held head, 'threads in state' head, then pairs of (from, to) states
+-- Applies only when the thread is indexed as held by nobody and its state is a 'from';
+-- the document is left as it is (the fields beside it win). Returns {1 or 0, THREAD_FIELDS...}.
+local thread_id = ARGV[7]
+local cur = redis.call('HMGET', KEYS[8], 'version', 'state', 'number', 'waiting', 'held')
+local to = nil
+if cur[1] and cur[5] == '' then
+  for i = 15, #ARGV - 1, 2 do
+    if ARGV[i] == cur[2] then to = ARGV[i + 1] end
+  end
+end
+if not to then return {0, unpack(thread_fields(KEYS[8]))} end
+redis.call('HSET', KEYS[8], 'version', tonumber(cur[1]) + 1, 'state', to, 'owner', ARGV[9],
+           'updated_at', ARGV[10], 'waiting', '', 'held', ARGV[8])
+if cur[2] ~= to then
+  redis.call('ZREM', ARGV[14] .. cur[2], thread_id)
+  redis.call('ZADD', ARGV[14] .. to, cur[3], thread_id)
+end
+reindex(thread_id, cur[3], cur[4] or '', '', '', ARGV[8], ARGV[12], ARGV[13], KEYS[9])
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[10], ARGV[11], thread_id) end
+append_event()
+return {1, unpack(thread_fields(KEYS[8]))}
+"""
+)
 
 APPEND_EVENT = _LIB + "append_event()\nreturn 1\n"
 
