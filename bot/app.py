@@ -23,6 +23,7 @@ from bot.domain import utcnow
 from bot.drafts import DraftService
 from bot.ingest import MAX_BACKOFF, Ingestor, LoopState, jittered
 from bot.interaction import Interaction, Response
+from bot.outage import StoreOutage
 from bot.ports import Source, Surface
 from bot.replies import ReplyService
 from bot.routing import Router
@@ -115,14 +116,18 @@ class Switchboard:
     async def _recover_replies(self) -> None:
         """``ReplyService.recover`` until it gets through once, backing off between tries."""
         backoff = 1.0
+        outage = StoreOutage(log, "reply recovery")
         while not self._stop.is_set():
             try:
                 finished = await self.replies.recover()
             except Exception as exc:
-                log.warning("reply recovery failed (%s); retrying in %.0fs", exc, backoff)
-                await sleep_unless_stopped(self._stop, jittered(backoff), self.sleep)
+                delay = jittered(backoff)
+                if not outage.failed(exc, delay):
+                    log.warning("reply recovery failed (%s); retrying in %.0fs", exc, delay)
+                await sleep_unless_stopped(self._stop, delay, self.sleep)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
+            outage.recovered()
             if finished:
                 log.info("finished %d public replies interrupted by a restart", finished)
             return
