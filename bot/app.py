@@ -202,7 +202,7 @@ class Switchboard:
             try:
                 parts = await asyncio.wait_for(platform.health(), timeout=self.probe_timeout)
             except Exception as exc:
-                platforms[platform.name] = f"unknown: {exc or type(exc).__name__}"
+                platforms[platform.name] = f"unknown: {str(exc) or type(exc).__name__}"
                 continue
             for part, state in parts.items():
                 platforms[part] = state.state

@@ -283,13 +283,14 @@ class LoginFake(FakeServer):
             return self._refusal(
                 400, "invalid_request", "AADSTS900144: The request body must contain a grant."
             )
+        client_id = str(form.get("client_id") or "")
         if self.refuse or form.get("client_secret") != self.secret:
             return self._refusal(
                 401,
                 "invalid_client",
-                f"AADSTS7000215: Invalid client secret provided for app '{form.get('client_id')}'.",
+                f"AADSTS7000215: Invalid client secret provided for app '{client_id}'.",
             )
-        if form.get("client_id") != self.client_id:
+        if client_id != self.client_id:
             return self._refusal(
                 400, "unauthorized_client", "AADSTS700016: Application not found in the tenant."
             )
