@@ -15,6 +15,7 @@ and do the work in tracked background tasks, and everything becomes an ``Interac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -50,6 +51,8 @@ REFUSED_TOKEN = frozenset(
 )
 """``apps.connections.open`` errors that no retry can fix: the app token is wrong."""
 EVENTS_PATH = "/slack/events"
+START_CHECK_TIMEOUT = 10.0
+"""Seconds the start-up ``auth.test`` may take before serving goes on without its answer."""
 SLACK_KEY: web.AppKey[SlackInbound] = web.AppKey("slack", SlackInbound)
 HEALTH_KEY: web.AppKey[SlackHealth] = web.AppKey("slack.health", SlackHealth)
 
@@ -108,7 +111,12 @@ async def start_slack(
 ) -> AsyncSocketModeHandler | None:
     """Once the server runs: check the bot token (``auth.test``; a refusal is logged and
     shown by /readyz), then connect Socket Mode if ``slack.app_token`` is set."""
-    await app[HEALTH_KEY].check_auth()
+    try:
+        await asyncio.wait_for(app[HEALTH_KEY].check_auth(), START_CHECK_TIMEOUT)
+    except TimeoutError:
+        log.warning(
+            "auth.test did not answer within %.0f s; /readyz asks again", START_CHECK_TIMEOUT
+        )
     return await start_socket_mode(app, web_client=web_client)
 
 

@@ -9,6 +9,7 @@ runs through its framework-neutral ``process_request`` with that identity.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ from bot.teams_config import TeamsSettings
 
 log = logging.getLogger(__name__)
 ROUTE = "/api/messages"
+START_TOKEN_TIMEOUT = 15.0
 FAILED = "Something went wrong on our side. Try again in a moment."
 
 
@@ -87,7 +89,10 @@ class TeamsEndpoint:
 
     async def start(self) -> None:
         """Ask for a first token once the server runs; a refusal shows in /readyz."""
-        await self.health.fetch()
+        try:
+            await asyncio.wait_for(self.health.fetch(), START_TOKEN_TIMEOUT)
+        except TimeoutError:
+            log.warning("no Teams token within %.0f s; /readyz asks again", START_TOKEN_TIMEOUT)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
