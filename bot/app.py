@@ -208,7 +208,8 @@ class Switchboard:
                 platforms[part] = state.state
                 if state.broken:
                     broken.append(part)
-        report["platforms"] = platforms
+        if self.platforms:
+            report["platforms"] = platforms
         loops = self.loops() if not self._stop.is_set() else {}
         report["loops"] = loops
         broken += [f"loop {name}" for name, state in loops.items() if state.startswith("dead")]
