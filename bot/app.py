@@ -24,7 +24,7 @@ from bot.drafts import DraftService
 from bot.ingest import MAX_BACKOFF, Ingestor, LoopState, jittered
 from bot.interaction import Interaction, Response
 from bot.outage import StoreOutage
-from bot.ports import Source, Surface
+from bot.ports import PlatformHealth, Source, Surface
 from bot.replies import ReplyService
 from bot.routing import Router
 from bot.service import Directory, ThreadService
@@ -56,6 +56,8 @@ class Switchboard:
     replica: str = field(default_factory=lambda: uuid.uuid4().hex)
     """This process among the replicas: lease holder and readiness probe key."""
     probe_timeout: float = 5.0
+    platforms: list[PlatformHealth] = field(default_factory=list)
+    """Chat platforms whose credentials and connections /readyz reports."""
 
     def __post_init__(self) -> None:
         by_name = {s.name: s for s in self.sources}
@@ -97,6 +99,9 @@ class Switchboard:
     def add_surface(self, surface: Surface) -> None:
         self.surfaces.append(surface)
         self.dispatcher.surfaces.append(surface)
+
+    def add_platform_health(self, platform: PlatformHealth) -> None:
+        self.platforms.append(platform)
 
     async def handle(self, interaction: Interaction) -> Response:
         return await self.desk.handle(interaction)
@@ -170,9 +175,10 @@ class Switchboard:
         return report
 
     async def readiness(self) -> dict[str, object]:
-        """What /readyz reports. Ready when a real write reaches the store and no loop is
-        dead; ``broken`` names what is not. Failing sources and card lanes are listed as
-        degraded without taking the bot out of service; a rate-limited one is only listed."""
+        """What /readyz reports. Ready when a real write reaches the store, no loop is dead
+        and every chat platform can be used (its token is accepted, its connection is up);
+        ``broken`` names what is not. Failing sources and card lanes are listed as degraded
+        without taking the bot out of service; a rate-limited one is only listed."""
         report: dict[str, object] = {}
         broken: list[str] = []
         try:
@@ -196,6 +202,19 @@ class Switchboard:
         report["sources"] = sources
         lanes = self.dispatcher.health()
         report["surfaces"] = lanes
+        platforms: dict[str, str] = {}
+        for platform in self.platforms:
+            try:
+                parts = await asyncio.wait_for(platform.health(), timeout=self.probe_timeout)
+            except Exception as exc:
+                platforms[platform.name] = f"unknown: {str(exc) or type(exc).__name__}"
+                continue
+            for part, state in parts.items():
+                platforms[part] = state.state
+                if state.broken:
+                    broken.append(part)
+        if self.platforms:
+            report["platforms"] = platforms
         loops = self.loops() if not self._stop.is_set() else {}
         report["loops"] = loops
         broken += [f"loop {name}" for name, state in loops.items() if state.startswith("dead")]
