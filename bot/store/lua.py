@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from bot.store.keys import Keys
+
 GRACE_MS = 600_000
 """How long past twice its time to live Redis keeps an expiring key before deleting it."""
 
@@ -24,21 +26,55 @@ _LIB = """
 -- Every script that writes an event gets the 7 event keys first (events hash, thread events
 -- list, audit zset, event counter, outbox zset, outbox items hash, outbox counter) and the
 -- 6 event arguments first (event id, event doc, event time in us, thread id, notify 1/0,
--- now in ms).
-local function append_event()
-  local event_id, thread_id = ARGV[1], ARGV[4]
-  redis.call('HSET', KEYS[1], event_id, ARGV[2])
-  redis.call('RPUSH', KEYS[2], event_id)
-  local seq = redis.call('INCR', KEYS[4])
-  redis.call('ZADD', KEYS[3], ARGV[3], string.format('%012d:%s', seq, event_id))
-  if ARGV[5] == '1' then
-    local id = string.format('%012d', redis.call('INCR', KEYS[7]))
+-- now in ms); ``append_event_to`` takes the same two lists from elsewhere.
+local function append_event_to(k, a)
+  local event_id, thread_id = a[1], a[4]
+  redis.call('HSET', k[1], event_id, a[2])
+  redis.call('RPUSH', k[2], event_id)
+  local seq = redis.call('INCR', k[4])
+  redis.call('ZADD', k[3], a[3], string.format('%012d:%s', seq, event_id))
+  if a[5] == '1' then
+    local id = string.format('%012d', redis.call('INCR', k[7]))
     local item = cjson.encode({id = id, thread_id = thread_id, event_id = event_id})
-    redis.call('HSET', KEYS[6], id, item)
-    redis.call('ZADD', KEYS[5], ARGV[6], id)
+    redis.call('HSET', k[6], id, item)
+    redis.call('ZADD', k[5], a[6], id)
   end
 end
+local function append_event() append_event_to(KEYS, ARGV) end
 """
+
+
+def lua_string(value: str) -> str:
+    """``value`` as a Lua string literal (every byte outside printable ASCII escaped)."""
+    out = []
+    for byte in value.encode():
+        char = chr(byte)
+        out.append(char if 32 <= byte < 127 and char not in '\\"' else f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def key_table(keys: Keys) -> str:
+    """A Lua table ``K`` of this store's fixed key names and key heads, generated from ``Keys``
+    (the one place key names are written), for scripts that take no key arguments. Such
+    scripts run on one Redis (or a primary with replicas), not on Redis Cluster."""
+    names = {
+        "events": keys.events,
+        "thread_events": keys.thread_events_head,
+        "audit": keys.audit,
+        "event_counter": keys.event_counter,
+        "outbox": keys.outbox,
+        "outbox_items": keys.outbox_items,
+        "outbox_counter": keys.outbox_counter,
+        "thread": keys.thread_head,
+        "waiting": keys.waiting_head,
+        "waiting_all": keys.waiting_all,
+        "held": keys.held_head,
+        "threads_in": keys.threads_in_head,
+        "active": keys.active,
+    }
+    body = ", ".join(f"{name} = {lua_string(key)}" for name, key in names.items())
+    return f"local K = {{{body}}}\n"
+
 
 _FIELDS_LIB = """
 -- What every read of a thread returns, in this order (``bot.store.redis.THREAD_FIELDS``): the
@@ -179,30 +215,32 @@ ASSIGN = (
     + _INDEX_LIB
     + """
 -- An ownership change the service spelled out (``bot.storage.Assignment``), in one round trip.
--- KEYS 8..: thread, all waiting threads, active thread per person
--- ARGV 7..: thread id, owner key, owner, updated at, person now on the thread ('' = none),
---           waiting head, held head, 'threads in state' head, then pairs of (from, to) states
+-- Run with ``key_table`` in front (no key arguments, so the call carries only what changes).
+-- ARGV 7..: owner key, owner, updated at, person now on the thread ('' = none), the moves as
+--           'from=to' pairs joined by ';'
 -- Applies only when the thread is indexed as held by nobody and its state is a 'from';
 -- the document is left as it is (the fields beside it win). Returns {1 or 0, THREAD_FIELDS...}.
-local thread_id = ARGV[7]
-local cur = redis.call('HMGET', KEYS[8], 'version', 'state', 'number', 'waiting', 'held')
+local thread_id = ARGV[4]
+local key = K.thread .. thread_id
+local cur = redis.call('HMGET', key, 'version', 'state', 'number', 'waiting', 'held')
 local to = nil
 if cur[1] and cur[5] == '' then
-  for i = 15, #ARGV - 1, 2 do
-    if ARGV[i] == cur[2] then to = ARGV[i + 1] end
+  for from, dest in string.gmatch(ARGV[11], '([^=;]+)=([^=;]+)') do
+    if from == cur[2] then to = dest end
   end
 end
-if not to then return {0, unpack(thread_fields(KEYS[8]))} end
-redis.call('HSET', KEYS[8], 'version', tonumber(cur[1]) + 1, 'state', to, 'owner', ARGV[9],
-           'updated_at', ARGV[10], 'waiting', '', 'held', ARGV[8])
+if not to then return {0, unpack(thread_fields(key))} end
+redis.call('HSET', key, 'version', tonumber(cur[1]) + 1, 'state', to, 'owner', ARGV[8],
+           'updated_at', ARGV[9], 'waiting', '', 'held', ARGV[7])
 if cur[2] ~= to then
-  redis.call('ZREM', ARGV[14] .. cur[2], thread_id)
-  redis.call('ZADD', ARGV[14] .. to, cur[3], thread_id)
+  redis.call('ZREM', K.threads_in .. cur[2], thread_id)
+  redis.call('ZADD', K.threads_in .. to, cur[3], thread_id)
 end
-reindex(thread_id, cur[3], cur[4] or '', '', '', ARGV[8], ARGV[12], ARGV[13], KEYS[9])
-if ARGV[11] ~= '' then redis.call('HSET', KEYS[10], ARGV[11], thread_id) end
-append_event()
-return {1, unpack(thread_fields(KEYS[8]))}
+reindex(thread_id, cur[3], cur[4] or '', '', '', ARGV[7], K.waiting, K.held, K.waiting_all)
+if ARGV[10] ~= '' then redis.call('HSET', K.active, ARGV[10], thread_id) end
+append_event_to({K.events, K.thread_events .. thread_id, K.audit, K.event_counter, K.outbox,
+                 K.outbox_items, K.outbox_counter}, ARGV)
+return {1, unpack(thread_fields(key))}
 """
 )
 

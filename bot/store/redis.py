@@ -66,7 +66,7 @@ class RedisStore(RedisReplies, RedisKV, Store):
         self._acquire = register(lua.ACQUIRE_LEASE)
         self._release = register(lua.RELEASE_LEASE)
         self._indexed = register(lua.INDEXED)
-        self._assign = register(lua.ASSIGN)
+        self._assign = register(lua.key_table(self.keys) + lua.ASSIGN)
 
     @staticmethod
     def from_url(
@@ -185,15 +185,16 @@ class RedisStore(RedisReplies, RedisKV, Store):
         notify: bool = True,
         active: str | None = None,
     ) -> CasOutcome:
-        k = self.keys
-        keys, args = self._event_io(event, notify)
-        keys += [k.thread(thread_id), k.waiting_all, k.active]
-        args += [thread_id, change.owner.key, dump_owner(change.owner)]
-        args += [dump_time(change.updated_at), active or "", k.waiting_head, k.held_head]
-        args.append(k.threads_in_head)
-        for src, dst in change.moves.items():
-            args += [src.value, dst.value]
-        stored, *now = await self._assign(keys=keys, args=args)
+        args: list[str | int | float] = [event.id, dump(event), micros(event.at), thread_id]
+        args += [
+            int(notify),
+            self._now_ms(),
+            change.owner.key,
+            dump_owner(change.owner),
+            dump_time(change.updated_at),
+        ]
+        args += [active or "", ";".join(f"{a}={b}" for a, b in change.moves.items())]
+        stored, *now = await self._assign(args=args)
         fields = [opt(value) for value in now]
         if int(stored) != 1:
             return CasOutcome(False, _thread(fields))
