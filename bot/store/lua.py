@@ -219,7 +219,9 @@ ASSIGN = (
 -- ARGV 7..: owner key, owner, updated at, person now on the thread ('' = none), the moves as
 --           'from=to' pairs joined by ';'
 -- Applies only when the thread is indexed as held by nobody and its state is a 'from';
--- the document is left as it is (the fields beside it win). Returns {1 or 0, THREAD_FIELDS...}.
+-- the document is left as it is (the fields beside it win). Returns {0, THREAD_FIELDS...} when
+-- it does not apply, else {1, doc, number, version, mention count, state} (the owner and the
+-- time are the caller's own).
 local thread_id = ARGV[4]
 local key = K.thread .. thread_id
 local cur = redis.call('HMGET', key, 'version', 'state', 'number', 'waiting', 'held')
@@ -240,7 +242,8 @@ reindex(thread_id, cur[3], cur[4] or '', '', '', ARGV[7], K.waiting, K.held, K.w
 if ARGV[10] ~= '' then redis.call('HSET', K.active, ARGV[10], thread_id) end
 append_event_to({K.events, K.thread_events .. thread_id, K.audit, K.event_counter, K.outbox,
                  K.outbox_items, K.outbox_counter}, ARGV)
-return {1, unpack(thread_fields(key))}
+local kept = redis.call('HMGET', key, 'doc', 'mention_count')
+return {1, kept[1], cur[3], tonumber(cur[1]) + 1, kept[2], to}
 """
 )
 

@@ -195,11 +195,10 @@ class RedisStore(RedisReplies, RedisKV, Store):
         ]
         args += [active or "", ";".join(f"{a}={b}" for a, b in change.moves.items())]
         stored, *now = await self._assign(args=args)
-        fields = [opt(value) for value in now]
         if int(stored) != 1:
-            return CasOutcome(False, _thread(fields))
-        doc, number, version, count, state = fields[:5]
-        if doc is None or number is None or version is None or count is None or state is None:
+            return CasOutcome(False, _thread([opt(value) for value in now]))
+        doc, number, version, count, state = now
+        if doc is None:
             raise StoreError(f"thread {thread_id} vanished while it was assigned")
         # The owner and time just written are the assignment's: no need to parse them back.
         thread = Thread.model_validate_json(doc).model_copy(
@@ -207,7 +206,7 @@ class RedisStore(RedisReplies, RedisKV, Store):
                 "number": int(number),
                 "version": int(version),
                 "mention_count": int(count),
-                "state": ThreadState(state),
+                "state": ThreadState(text(state)),
                 "owner": change.owner,
                 "updated_at": change.updated_at,
             }
