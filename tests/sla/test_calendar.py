@@ -16,9 +16,9 @@ H = timedelta(hours=1)
 M = timedelta(minutes=1)
 
 
-def at(zone: ZoneInfo, *parts: int) -> datetime:
+def at(zone: ZoneInfo, y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
     """A wall-clock time in ``zone``, as UTC (what the store hands the calendar)."""
-    return datetime(*parts, tzinfo=zone).astimezone(UTC)  # type: ignore[misc]
+    return datetime(y, mo, d, h, mi, s, tzinfo=zone).astimezone(UTC)
 
 
 def office(

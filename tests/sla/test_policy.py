@@ -22,8 +22,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 M = timedelta(minutes=1)
 
 
-def berlin(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=BERLIN).astimezone(UTC)  # type: ignore[misc]
+def berlin(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, tzinfo=BERLIN).astimezone(UTC)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import Department, interpolate, parse_config
+from bot.config import Config, Department, interpolate, parse_config
 from bot.errors import ConfigError
 from bot.sla.calendar import BusinessCalendar
 from bot.sla.policy import NotifyTarget
@@ -18,7 +18,7 @@ OFFICE = {"timezone": "Europe/Berlin", "weekly": ["mon-fri 09:00-18:00"]}
 SATURDAY = datetime(2024, 5, 4, 11, 0, tzinfo=UTC)  # 13:00 in Berlin
 
 
-def config(*departments: dict[str, Any], **top: Any) -> Any:
+def config(*departments: dict[str, Any], **top: Any) -> Config:
     return parse_config({"departments": list(departments), **top})
 
 
@@ -68,8 +68,8 @@ def test_a_full_sla_configuration() -> None:
     us = cfg.sla_policy("us")
     assert us.first_response == timedelta(hours=2)
     assert us.calendar.zone.key == "America/New_York"
-    assert cfg.department("support") is not None
-    assert cfg.department("support").sla_policy is support  # type: ignore[union-attr]
+    found = cfg.department("support")
+    assert found is not None and found.sla_policy is support
     with pytest.raises(KeyError):
         cfg.sla_policy("sales")
 
