@@ -196,9 +196,9 @@ class SlaPolicy:
         return Deadlines(tuple(marks), due, rollover)
 
     def describe_targets(self) -> str:
-        """``claim 10 min · first reply 1 h, business hours mon-fri 09:00-18:00 Europe/Berlin``"""
+        """``claim 10 min · first reply 1 h, business hours mon-fri 09:00-18:00 Europe/Berlin``
+        (no hours part when the calendar is 24/7)."""
         parts = [f"claim {format_duration(self.claim)}"] if self.claim else []
         parts.append(f"first reply {format_duration(self.first_response)}")
         hours = self.calendar.describe()
-        when = ALWAYS if hours == ALWAYS else f"business hours {hours}"
-        return f"{' · '.join(parts)}, {when}"
+        return " · ".join(parts) + ("" if hours == ALWAYS else f", business hours {hours}")

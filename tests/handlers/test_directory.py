@@ -73,7 +73,7 @@ async def test_closed_on_saturday_with_the_weekend_shift_on_duty(
     )
     head, hours = shown["social"]
     assert "on duty: dora" in head
-    assert hours == "open now (24/7) · first reply 30 min, 24/7"
+    assert hours == "open now (24/7) · first reply 30 min"
     head, hours = shown["billing"]
     assert "on duty: nobody listed" in head
     assert hours.startswith("opens Mon 08:00 · first reply 1 h, business hours mon-fri")

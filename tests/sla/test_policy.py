@@ -146,4 +146,4 @@ def test_targets_read_like_the_directory() -> None:
         "claim 10 min · first reply 1 h, business hours mon-fri 09:00-18:00 Europe/Berlin"
     )
     always = SlaPolicy(department="social", first_response=timedelta(minutes=30))
-    assert always.describe_targets() == "first reply 30 min, 24/7"
+    assert always.describe_targets() == "first reply 30 min"
