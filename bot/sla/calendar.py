@@ -57,8 +57,13 @@ def _days(spec: str, text: str) -> list[int]:
     for part in spec.split(","):
         first, _, last = part.partition("-")
         if first not in DAYS or (last and last not in DAYS):
+            hint = (
+                '; in a [list] quote a range holding commas: "mon-fri 09:00-12:00, 13:00-17:00"'
+                if text[:1].isdigit()
+                else ""
+            )
             raise CalendarError(
-                "", f"{text!r} does not start with days; write e.g. 'mon-fri 09:00-18:00'"
+                "", f"{text!r} does not start with days; write e.g. 'mon-fri 09:00-18:00'{hint}"
             )
         a = DAYS.index(first)
         b = DAYS.index(last) if last else a
@@ -191,7 +196,7 @@ class BusinessCalendar:
             return ALWAYS
         count = len(self.holidays)
         closed = f", closed on {count} holiday{'s' if count > 1 else ''}" if count else ""
-        return f"{', '.join(self.labels)} {self.zone.key}{closed}"
+        return f"{'; '.join(self.labels)} {self.zone.key}{closed}"
 
     # open intervals -------------------------------------------------------------------------
     def _local_midnight(self, day: date) -> datetime:

@@ -251,6 +251,7 @@ def test_range_syntax() -> None:
         ),
         (["sun 23:00-01:00", "mon 00:30-02:00"], "overlap"),
         ([], "weekly has no open hours"),
+        (["mon-fri 09:00-12:00", "13:00-17:00"], "in a [list] quote a range holding commas"),
         ("always", "'always' is neither 24/7 nor a list of ranges"),
     ],
 )
