@@ -110,6 +110,9 @@ class Department(Section):
     def label(self) -> str:
         return self.title or self.name.replace("-", " ").title()
 
+    def __hash__(self) -> int:
+        return hash(self.name)  # names are unique; a rota mapping is not hashable
+
     @property
     def sla_policy(self) -> SlaPolicy:
         """This department's service level (with the config's ``sla`` defaults applied when

@@ -68,6 +68,7 @@ def test_a_full_sla_configuration() -> None:
     us = cfg.sla_policy("us")
     assert us.first_response == timedelta(hours=2)
     assert us.calendar.zone.key == "America/New_York"
+    assert len(set(cfg.departments)) == 3  # a rota mapping keeps a department hashable
     found = cfg.department("support")
     assert found is not None and found.sla_policy is support
     with pytest.raises(KeyError):
