@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from adapters.base import source_class
 from bot.aio import Sleep, sleep_unless_stopped
@@ -58,6 +59,8 @@ class Switchboard:
     probe_timeout: float = 5.0
     platforms: list[PlatformHealth] = field(default_factory=list)
     """Chat platforms whose credentials and connections /readyz reports."""
+    clock: Callable[[], datetime] = utcnow
+    """The time the services read (injectable: tests drive it)."""
 
     def __post_init__(self) -> None:
         by_name = {s.name: s for s in self.sources}
@@ -66,6 +69,7 @@ class Switchboard:
             Directory(self.config.departments),
             Router(self.config.routing.rules, self.config.default_department),
             by_name,
+            clock=self.clock,
         )
         self.replies = ReplyService(self.threads, self.store)
         self.drafts = DraftService(self.threads, self.replies, self.store)
