@@ -149,6 +149,28 @@ class Keys:
         (namespace, key) pairs share an entry."""
         return self._k("kv", f"{len(namespace)}:{namespace}:{key}")
 
+    # retention (schema 4)
+    @property
+    def closed(self) -> str:
+        """Sorted set of the resolved thread ids (spam included), scored by the time they were
+        closed, in microseconds."""
+        return self._k("closed")
+
+    @property
+    def archived(self) -> str:
+        """Hash thread id -> the archived thread's tombstone JSON."""
+        return self._k("archived")
+
+    @property
+    def archived_numbers(self) -> str:
+        """Hash thread number -> the same tombstone JSON."""
+        return self._k("archived_numbers")
+
+    @property
+    def mention_head(self) -> str:
+        """The start of every mention key (the archive script appends the mention key)."""
+        return f"{self.prefix}mention:"
+
     @property
     def schema(self) -> str:
         """The schema version of the data under this prefix (absent: schema 1)."""

@@ -36,12 +36,13 @@ from bot.store.keys import DEFAULT_PREFIX
 from bot.store.redis_io import guarded, opt, text, texts
 from bot.store.redis_kv import RedisKV
 from bot.store.redis_replies import RedisReplies
+from bot.store.redis_retention import RedisRetention
 
 THREAD_FIELDS = ("doc", "number", "version", "mention_count")
 MAX_RETRIES = 1000
 
 
-class RedisStore(RedisReplies, RedisKV, Store):
+class RedisStore(RedisReplies, RedisKV, RedisRetention, Store):
     """``RedisStore(client, prefix, clock=time.time)``: ``clock`` (epoch seconds) decides
     leases, outbox visibility, reply-attempt leases and KV expiry."""
 
@@ -160,6 +161,7 @@ class RedisStore(RedisReplies, RedisKV, Store):
         k = self.keys
         keys, args = self._event_io(event, notify)
         keys += [k.thread(thread.id), k.waiting_all, k.active]
+        keys.append(k.closed)
         args += [expected_version, dump(thread), thread.version, thread.mention_count]
         args += [thread.state.value, thread.id, waiting_in(thread), held_by(thread)]
         args += [k.waiting_head, k.held_head, active or "", k.threads_in_head]
