@@ -19,6 +19,7 @@ from pydantic import (
 
 from bot.config_types import OptionalHttpUrl, check_host
 from bot.errors import ConfigError
+from bot.store.keys import check_prefix, split_prefix
 from bot.teams_config import TeamsSettings
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -33,6 +34,11 @@ STORE_SCHEMES = ("sqlite", "redis", "rediss", "unix")
 
 class StoreSettings(Section):
     url: str = "sqlite:///switchboard.sqlite3"
+    prefix: str | None = None
+    """Redis only: the start of every key (default ``sb:``), also given as ``?prefix=`` in the
+    URL, so several deployments can share one Redis."""
+    retention_days: int = 90
+    """Resolved (and spam) threads are archived this many days after closing; 0 keeps them."""
 
     @field_validator("url")
     @classmethod
@@ -43,7 +49,36 @@ class StoreSettings(Section):
                 f"{value!r} is not a store URL; use sqlite:///path/to/file.sqlite3 "
                 "or redis://host:6379/0"
             )
+        _, in_url = split_prefix(value)
+        if in_url is not None:
+            check_prefix(in_url)
         return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        return None if value is None else check_prefix(value)
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(
+                f"store.retention_days must be a whole number of days, 0 or more (got {value!r}); "
+                "use e.g. 90, or 0 to keep closed threads forever"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_prefix(self) -> StoreSettings:
+        _, in_url = split_prefix(self.url)
+        if self.url.split(":", 1)[0].lower() == "sqlite" and (self.prefix or in_url):
+            raise ValueError("store.prefix applies to a Redis store only; remove it")
+        if self.prefix is not None and in_url is not None and in_url != self.prefix:
+            raise ValueError(
+                f"store.prefix {self.prefix!r} and the URL's ?prefix={in_url} differ; keep one"
+            )
+        return self
 
 
 class ServerSettings(Section):

@@ -103,11 +103,17 @@ class UpgradeProgress:
     total: int = 0
     """Threads the current step has indexed, of how many."""
 
+    def begin(self, step: int, total: int = 0) -> None:
+        """A step starts: ``total`` threads to go through (0: it does not count threads)."""
+        self.done, self.total, self.step = 0, total, step
+
     def __str__(self) -> str:
-        return (
-            f"schema {self.start} -> {self.target}, step {self.step}: "
-            f"{self.done} of {self.total} threads"
-        )
+        where = f"schema {self.start} -> {self.target}"
+        if not self.step:
+            return where
+        if not self.total:
+            return f"{where}, step {self.step}"
+        return f"{where}, step {self.step}: {self.done} of {self.total} threads"
 
 
 @runtime_checkable

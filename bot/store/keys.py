@@ -6,9 +6,33 @@ text) can make one kind of key collide with another.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 from bot.domain import ThreadState
 
 DEFAULT_PREFIX = "sb:"
+
+
+def check_prefix(prefix: str) -> str:
+    """``prefix`` when it can start every key: not empty, no blanks or control characters."""
+    if not prefix or any(ch.isspace() or not ch.isprintable() for ch in prefix):
+        raise ValueError(
+            f"the Redis key prefix {prefix!r} must be non-empty, without spaces or control "
+            "characters; use e.g. acme: (every key then starts with it)"
+        )
+    return prefix
+
+
+def split_prefix(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``prefix`` query parameter, and that parameter (None: absent):
+    ``redis://host:6379/0?prefix=acme:`` -> (``redis://host:6379/0``, ``acme:``)."""
+    base, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    found = [value for name, value in pairs if name == "prefix"]
+    if not found:
+        return url, None
+    rest = urlencode([(name, value) for name, value in pairs if name != "prefix"])
+    return f"{base}?{rest}" if rest else base, found[-1]
 
 
 class Keys:

@@ -56,8 +56,8 @@ async def upgrade(
     if report is not None:
         report(progress)
     for step in range(version + 1, SCHEMA_VERSION + 1):
-        progress.step, progress.done, progress.total = step, 0, 0
         if step == 2:
+            progress.begin(2)
             await _to_2(client, keys, clock)
         elif step == 3:
             await _to_3(client, keys, progress)
@@ -94,7 +94,7 @@ async def _to_3(client: Redis, keys: Keys, progress: UpgradeProgress) -> None:
     """Index every thread written before schema 3, a batch of threads per round trip; a
     thread that changed while being read is read again."""
     index = client.register_script(lua.INDEX_THREAD)
-    progress.total = int(await client.zcard(keys.threads))
+    progress.begin(3, int(await client.zcard(keys.threads)))
     start = 0
     while ids := [_str(i) for i in await client.zrange(keys.threads, start, start + BATCH - 1)]:
         start += len(ids)
@@ -122,7 +122,7 @@ async def _to_4(client: Redis, keys: Keys, progress: UpgradeProgress) -> None:
     the resolved set by thread number (a thread reopened meanwhile shifts nothing)."""
     index = client.register_script(lua.INDEX_CLOSED)
     resolved = keys.threads_in(ThreadState.RESOLVED)
-    progress.total = int(await client.zcard(resolved))
+    progress.begin(4, int(await client.zcard(resolved)))
     low = "-inf"
     while True:
         found = await client.zrangebyscore(resolved, low, "+inf", 0, BATCH, withscores=True)

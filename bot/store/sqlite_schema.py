@@ -64,6 +64,7 @@ def _script(conn: sqlite3.Connection, sql: str) -> None:
 
 def _to_2(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> None:
     """Add ``kv``; move the lookups kept in cursors and leases into it (``bot.store.migrate``)."""
+    progress.begin(2)
     _script(conn, KV_SCHEMA)
     put = "INSERT OR IGNORE INTO kv (namespace, key, value, expires_at) VALUES (?, ?, ?, ?)"
     for source, cursor in conn.execute("SELECT source, cursor FROM cursors").fetchall():
@@ -96,8 +97,8 @@ BATCH = 10_000
 
 def _to_3(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> None:
     """Add the ``waiting`` and ``held`` columns and their indexes; fill them for every thread."""
+    progress.begin(3, conn.execute("SELECT COUNT(*) FROM threads").fetchone()[0])
     _script(conn, QUERY_SCHEMA)
-    progress.total = conn.execute("SELECT COUNT(*) FROM threads").fetchone()[0]
     page = "SELECT number, doc FROM threads WHERE number > ? ORDER BY number LIMIT ?"
     sql = "UPDATE threads SET waiting = ?, held = ? WHERE number = ?"
     last = -1
@@ -150,10 +151,10 @@ A thread resolved again (resolved -> resolved, e.g. marked as spam) keeps its cl
 def _to_4(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> None:
     """Add ``closed`` and ``archived`` and the triggers; index every resolved thread. Each
     statement does nothing once done (a file turned back to an older version upgrades again)."""
+    resolved = "FROM threads WHERE state = 'resolved'"
+    progress.begin(4, conn.execute(f"SELECT COUNT(*) {resolved}").fetchone()[0])
     for statement in RETENTION_SCHEMA:
         conn.execute(statement)
-    resolved = "FROM threads WHERE state = 'resolved'"
-    progress.total = conn.execute(f"SELECT COUNT(*) {resolved}").fetchone()[0]
     page = f"SELECT number {resolved} AND number > ? ORDER BY number LIMIT ?"
     fill = (
         f"INSERT OR IGNORE INTO closed (thread_id, closed_us) SELECT id, {_closed_us('threads')}"
@@ -227,7 +228,6 @@ def open_database(
             if report is not None:
                 report(progress)
             for step in range(version + 1, SCHEMA_VERSION + 1):
-                progress.step, progress.done, progress.total = step, 0, 0
                 UPGRADES[step](conn, clock(), progress)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
