@@ -59,13 +59,13 @@ class StoreSettings(Section):
     def _prefix(cls, value: str | None) -> str | None:
         return None if value is None else check_prefix(value)
 
-    @field_validator("retention_days", mode="before")
+    @field_validator("retention_days")
     @classmethod
-    def _retention(cls, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    def _retention(cls, value: int) -> int:
+        if value < 0:
             raise ValueError(
-                f"store.retention_days must be a whole number of days, 0 or more (got {value!r}); "
-                "use e.g. 90, or 0 to keep closed threads forever"
+                "must be a whole number of days, 0 or more; use e.g. 90, or 0 to keep "
+                "closed threads forever"
             )
         return value
 
