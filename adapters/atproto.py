@@ -35,7 +35,7 @@ def cursor_key(cursor: str | None) -> Stop | None:
         data = json.loads(cursor)
         return parse_time(data["t"]), frozenset(data.get("uris", []))
     except (*MALFORMED, json.JSONDecodeError) as exc:
-        raise SourceError(f"bluesky: stored cursor {cursor[:80]!r} is not ours: {exc}") from exc
+        raise SourceError(f"stored cursor {cursor[:80]!r} is not ours: {exc}") from exc
 
 
 def facet(start: int, end: int, feature: dict[str, str]) -> dict[str, Any]:

@@ -35,12 +35,14 @@ from adapters.support import (
     MALFORMED,
     coerce_settings,
     explain_check_error,
+    labelled,
     log_malformed,
     parse_time,
     text_field,
 )
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReplyTooLong, SourceError
+from bot.naming import source_label
 from bot.ports import Batch, ReplyLimit
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,8 @@ class BlueskySource:
         self.name = settings.name
         self.poll_interval = settings.poll_interval
         self.base_url = settings.base_url.rstrip("/")
-        self.http = http or HttpClient(self.base_url, label=f"bluesky {settings.name}")
+        self.label = source_label(self.network, settings.name)
+        self.http = http or HttpClient(self.base_url, label=self.label)
         self.session: dict[str, Any] | None = None
         self._session_lock = asyncio.Lock()
         self._malformed: set[str] = set()
@@ -96,7 +99,7 @@ class BlueskySource:
         body = {"identifier": self.settings.handle, "password": self.settings.app_password}
         session = await self.http.post_json("/xrpc/com.atproto.server.createSession", json=body)
         if not isinstance(session, dict) or not session.get("accessJwt") or not session.get("did"):
-            raise SourceError(f"bluesky {self.name}: createSession returned no session")
+            raise SourceError(f"{self.label}: createSession returned no session")
         self.session = session
         return session
 
@@ -113,11 +116,11 @@ class BlueskySource:
             except HttpStatusError as exc:
                 if exc.status not in (400, 401):
                     raise
-                log.info("bluesky %s: refresh refused (%s); logging in again", self.name, exc)
+                log.info("%s: refresh refused (%s); logging in again", self.label, exc)
                 await self._login()
                 return
             if not isinstance(session, dict) or not session.get("accessJwt"):
-                raise SourceError(f"bluesky {self.name}: refreshSession returned no session")
+                raise SourceError(f"{self.label}: refreshSession returned no session")
             self.session = {**self.session, **session}
 
     async def _me(self) -> dict[str, Any]:
@@ -152,7 +155,10 @@ class BlueskySource:
 
     async def fetch(self, cursor: str | None) -> Batch:
         me = await self._me()
-        stop = cursor_key(cursor)
+        try:
+            stop = cursor_key(cursor)
+        except SourceError as exc:
+            raise labelled(exc, self.label) from exc
         items: list[Any] = []
         api_cursor: str | None = None
         reached = stop is None
@@ -164,7 +170,7 @@ class BlueskySource:
             page = await self._xrpc("GET", "app.bsky.notification.listNotifications", params=params)
             notifications = page.get("notifications") if isinstance(page, dict) else None
             if not isinstance(notifications, list):
-                raise SourceError(f"bluesky {self.name}: listNotifications answer has no list")
+                raise SourceError(f"{self.label}: listNotifications answer has no list")
             for item in notifications:
                 if stop is not None and is_old(item, stop):
                     reached = True
@@ -176,9 +182,9 @@ class BlueskySource:
                 break
         if not reached:
             log.warning(
-                "bluesky %s: more than %d pages of notifications since the last poll; older "
+                "%s: more than %d pages of notifications since the last poll; older "
                 "ones were not fetched",
-                self.name,
+                self.label,
                 self.settings.max_pages,
             )
         mentions: dict[str, Mention] = {}
@@ -189,7 +195,7 @@ class BlueskySource:
                 marker = str(item.get("uri") if isinstance(item, dict) else item)[:300]
                 if marker not in self._malformed:
                     self._malformed.add(marker)
-                    log_malformed(log, self.name, item, exc)
+                    log_malformed(log, self.label, item, exc)
                 continue
             if mention is not None:
                 mentions.setdefault(mention.external_id, mention)
@@ -243,7 +249,7 @@ class BlueskySource:
         rkey = record_key(idempotency_key)
         data = mention.reply_data
         if not data.get("uri") or not data.get("cid"):
-            raise SourceError(f"bluesky {self.name}: {mention.external_id} has no post reference")
+            raise SourceError(f"{self.label}: {mention.external_id} has no post reference")
         parent = {"uri": str(data["uri"]), "cid": str(data["cid"])}
         root = {
             "uri": str(data.get("root_uri") or parent["uri"]),
@@ -279,7 +285,7 @@ class BlueskySource:
                 if attempt == 2:
                     raise
                 log.warning(
-                    "bluesky %s: createRecord failed (%s); checking, then retrying", self.name, exc
+                    "%s: createRecord failed (%s); checking, then retrying", self.label, exc
                 )
                 await asyncio.sleep(self.http.backoff * 2**attempt)
         raise AssertionError("unreachable")
@@ -310,7 +316,7 @@ class BlueskySource:
                 )
                 did = str(resolved["did"])
             except (HttpStatusError, *MALFORMED) as exc:
-                log.info("bluesky %s: no facet for @%s (%s)", self.name, handle, exc)
+                log.info("%s: no facet for @%s (%s)", self.label, handle, exc)
                 continue
             start, end = utf8_span(text, match.start(), match.start() + 1 + len(handle))
             facets.append(
@@ -332,7 +338,7 @@ class BlueskySource:
         except SourceError as exc:
             raise explain_check_error(
                 exc,
-                service="Bluesky",
+                label=self.label,
                 base_url=self.base_url,
                 auth_hint="Check handle and app_password (Settings > Privacy and security > "
                 "App passwords).",

@@ -43,6 +43,7 @@ from adapters.support import (
 )
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReplyTooLong, SourceError
+from bot.naming import source_label
 from bot.ports import Batch, ReplyLimit
 from bot.untrusted import safe_url
 
@@ -73,7 +74,7 @@ def address(text: str, acct: str, local_domain: str) -> str:
 
 def label(name: str) -> str:
     """The source named in messages: ``mastodon-main``, or ``mastodon brand`` (said once)."""
-    return name if "mastodon" in name.lower() else f"mastodon {name}"
+    return source_label("mastodon", name)
 
 
 class MastodonSettings(SourceSettings):
@@ -163,7 +164,7 @@ class MastodonSource:
             try:
                 mention = await self._mention(item, str(me["id"]))
             except MALFORMED as exc:
-                log_malformed(log, self.name, item, exc)
+                log_malformed(log, self.label, item, exc)
                 continue
             if mention is not None:
                 mentions.append(mention)
@@ -250,7 +251,7 @@ class MastodonSource:
         except SourceError as exc:
             raise explain_check_error(
                 exc,
-                service="Mastodon",
+                label=self.label,
                 base_url=self.base_url,
                 auth_hint="Create a new access token (Preferences > Development) and set "
                 "access_token.",

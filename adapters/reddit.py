@@ -33,9 +33,15 @@ from adapters.http import HttpClient, HttpStatusError
 from adapters.rate_limits import RateLimitState
 from adapters.reddit_auth import RedditAuth
 from adapters.reddit_wire import api_error, inbox_mention, is_path, listing_children, normal_text
-from adapters.support import MALFORMED, coerce_settings, explain_check_error, log_malformed
+from adapters.support import (
+    MALFORMED,
+    coerce_settings,
+    explain_check_error,
+    log_malformed,
+)
 from bot.domain import Mention, ReplyResult
 from bot.errors import SourceError
+from bot.naming import source_label
 from bot.ports import Batch, ReplyLimit
 
 log = logging.getLogger(__name__)
@@ -82,14 +88,14 @@ class _Cursor:
     seen: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, raw: str | None) -> _Cursor:
+    def load(cls, raw: str | None, label: str) -> _Cursor:
         if not raw:
             return cls()
         try:
             data = json.loads(raw)
             return cls(ack=[str(x) for x in data["ack"]], seen=[str(x) for x in data["seen"]])
         except (ValueError, KeyError, TypeError) as exc:
-            raise SourceError(f"reddit: stored cursor is not one of ours: {raw[:80]!r}") from exc
+            raise SourceError(f"{label}: stored cursor is not one of ours: {raw[:80]!r}") from exc
 
     def dump(self) -> str:
         return json.dumps({"v": 1, "ack": self.ack, "seen": self.seen[-SEEN_LIMIT:]})
@@ -110,9 +116,10 @@ class RedditSource:
             "User-Agent": settings.user_agent
             or f"python:{APP}:{VERSION} (by /u/{settings.username})"
         }
-        self._api = _RedditHttp(settings.base_url, label=f"reddit {self.name}", headers=ua)
+        self.label = source_label(self.network, settings.name)
+        self._api = _RedditHttp(settings.base_url, label=self.label, headers=ua)
         self.auth = RedditAuth(
-            name=self.name,
+            label=self.label,
             token_url=settings.token_url,
             client_id=settings.client_id,
             client_secret=settings.client_secret,
@@ -152,7 +159,7 @@ class RedditSource:
                     raise
                 why = "rejected a fresh token" if exc.status == 401 else "refused access"
                 raise SourceError(
-                    f"reddit {self.name}: the API {why} on {path} (HTTP {exc.status}); the app "
+                    f"{self.label}: the API {why} on {path} (HTTP {exc.status}); the app "
                     f"needs the scopes {', '.join(sorted(NEEDED_SCOPES))}"
                 ) from exc
             return response.json()
@@ -166,7 +173,7 @@ class RedditSource:
         All unread pages are read (up to ``max_pages``) so the batch is the oldest ``page_size``
         mentions; ``more`` says others are waiting.
         """
-        state = _Cursor.load(cursor)
+        state = _Cursor.load(cursor, self.label)
         if state.ack:
             await self._mark_read(state.ack)
             state.seen.extend(state.ack)
@@ -200,7 +207,7 @@ class RedditSource:
             params = {"limit": self.settings.page_size, "mark": "false", "raw_json": 1}
             params |= {"after": after} if after else {}
             listing = await self._call("GET", "/message/unread", params=params, retries=2)
-            children, after = listing_children(listing, "/message/unread")
+            children, after = listing_children(listing, "/message/unread", self.label)
             items.extend(children)
             if not after:
                 return items, False
@@ -222,7 +229,7 @@ class RedditSource:
         except (*MALFORMED, OverflowError) as exc:
             if str(fullname) not in self._reported:
                 self._reported.add(str(fullname))
-                log_malformed(log, f"reddit {self.name}", item, exc)
+                log_malformed(log, self.label, item, exc)
             return None, None
 
     # -- reply --------------------------------------------------------------------------------
@@ -231,10 +238,10 @@ class RedditSource:
         """Comment under the mention, unless our same comment is already there."""
         thing_id = mention.reply_data.get("thing_id")
         if not isinstance(thing_id, str) or not thing_id:
-            raise SourceError(f"reddit {self.name}: mention {mention.external_id} has no thing_id")
+            raise SourceError(f"{self.label}: mention {mention.external_id} has no thing_id")
         earlier = await self._find_reply(thing_id, text)
         if earlier is not None:
-            log.info("reddit %s: reply %s already posted", self.name, idempotency_key)
+            log.info("%s: reply %s already posted", self.label, idempotency_key)
             return earlier
         answer = await self._call(
             "POST",
@@ -243,13 +250,13 @@ class RedditSource:
         )
         body: Any = answer.get("json") if isinstance(answer, dict) else None
         if isinstance(body, dict) and body.get("errors"):
-            raise api_error(self.name, body["errors"], body.get("ratelimit"))
+            raise api_error(self.label, body["errors"], body.get("ratelimit"))
         try:
             thing = body["data"]["things"][0]["data"]
             return ReplyResult(external_id=str(thing["name"]), url=self._link(thing))
         except (KeyError, IndexError, TypeError) as exc:
             raise SourceError(
-                f"reddit {self.name}: unexpected /api/comment answer: {answer!r:.200}"
+                f"{self.label}: unexpected /api/comment answer: {answer!r:.200}"
             ) from exc
 
     async def _find_reply(self, thing_id: str, text: str) -> ReplyResult | None:
@@ -260,7 +267,7 @@ class RedditSource:
             params={"limit": 100, "sort": "new", "raw_json": 1},
             retries=2,
         )
-        children, _ = listing_children(listing, f"/user/{user}/comments")
+        children, _ = listing_children(listing, f"/user/{user}/comments", self.label)
         wanted = normal_text(text)
         for child in children:
             data = child.get("data") if isinstance(child, dict) else None
@@ -287,7 +294,7 @@ class RedditSource:
         except SourceError as exc:
             raise explain_check_error(
                 exc,
-                service=f"reddit {self.name}",
+                label=self.label,
                 base_url=self.settings.base_url,
                 auth_hint="Check client_id, client_secret, username and password.",
                 scope_hint=f"the app needs the scopes {', '.join(sorted(NEEDED_SCOPES))}.",
@@ -295,13 +302,13 @@ class RedditSource:
         name = me.get("name") if isinstance(me, dict) else None
         if not isinstance(name, str) or name.lower() != self.settings.username.lower():
             raise SourceError(
-                f"reddit {self.name}: {self.settings.base_url}/api/v1/me answered {me!r:.80}, "
-                f"not u/{self.settings.username}; is base_url the Reddit OAuth API?"
+                f"{self.label}: {self.settings.base_url}/api/v1/me answered {me!r:.80}, "
+                f"not u/{self.settings.username}; is base_url the OAuth API (oauth.reddit.com)?"
             )
         scopes = self.auth.scopes
         missing = set() if "*" in scopes else NEEDED_SCOPES - scopes
         if missing:
             raise SourceError(
-                f"reddit {self.name}: the token lacks the scopes {', '.join(sorted(missing))}"
+                f"{self.label}: the token lacks the scopes {', '.join(sorted(missing))}"
             )
         return f"u/{name} on {self.settings.base_url} (scopes: {' '.join(sorted(scopes))})"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pydantic import SecretStr
 
 from adapters.http import HttpClient, HttpStatusError, NetworkError
+from adapters.support import unlabelled
 from bot.errors import SourceError
 
 TOKEN_MARGIN = 60.0
@@ -28,7 +29,7 @@ class RedditAuth:
     def __init__(
         self,
         *,
-        name: str,
+        label: str,
         token_url: str,
         client_id: str,
         client_secret: SecretStr,
@@ -37,14 +38,14 @@ class RedditAuth:
         headers: Mapping[str, str],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.name = name
+        self.label = label
         self.token_url = token_url
         self.client_id = client_id
         self.username = username
         self._secret = client_secret
         self._password = password
         self.clock = clock
-        self.http = HttpClient(token_url, label=f"reddit {name} login", headers=headers)
+        self.http = HttpClient(token_url, label=label, headers=headers)
         self.scopes: frozenset[str] = frozenset()
         self._token = ""
         self._expires = 0.0
@@ -71,16 +72,16 @@ class RedditAuth:
             if exc.status != 401:
                 raise
             raise SourceError(
-                f"reddit {self.name}: Reddit rejected the app credentials (client_id/"
-                f"client_secret) at {self.token_url}"
+                f"{self.label}: the app credentials (client_id/client_secret) were rejected "
+                f"at {self.token_url}"
             ) from exc
         except NetworkError as exc:
             raise SourceError(
-                f"reddit {self.name}: cannot reach the token endpoint: {exc}"
+                f"{self.label}: cannot reach the token endpoint ({unlabelled(exc, self.label)})"
             ) from exc
         if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
             raise SourceError(
-                f"reddit {self.name}: login as u/{self.username} failed ({data!r:.80}): check "
+                f"{self.label}: login as u/{self.username} failed ({data!r:.80}): check "
                 "username and password (accounts with two-factor authentication cannot use a "
                 "script app)"
             )

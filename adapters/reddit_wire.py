@@ -66,23 +66,23 @@ def inbox_mention(data: dict[str, Any], source: str, web_url: str) -> Mention:
     )
 
 
-def listing_children(payload: Any, where: str) -> tuple[list[Any], str]:
+def listing_children(payload: Any, where: str, label: str) -> tuple[list[Any], str]:
     data = payload.get("data") if isinstance(payload, dict) else None
     children = data.get("children") if isinstance(data, dict) else None
     if not isinstance(children, list):
-        raise SourceError(f"reddit: {where} did not answer a Listing: {payload!r:.200}")
+        raise SourceError(f"{label}: {where} did not answer a Listing: {payload!r:.200}")
     after = data.get("after") if isinstance(data, dict) else None
     return children, after if isinstance(after, str) else ""
 
 
-def api_error(source: str, errors: Any, ratelimit: Any) -> SourceError:
+def api_error(label: str, errors: Any, ratelimit: Any) -> SourceError:
     pairs = [
         (str(e[0]), str(e[1])) if isinstance(e, list) and len(e) > 1 else (str(e), "")
         for e in (errors if isinstance(errors, list) else [errors])
     ]
     text = "; ".join(f"{code}: {message}" if message else code for code, message in pairs)
     wait = next((wait_seconds(m, ratelimit) for c, m in pairs if c == "RATELIMIT"), None)
-    return SourceError(f"reddit {source}: Reddit refused the comment: {text}", retry_after=wait)
+    return SourceError(f"{label}: the comment was refused: {text}", retry_after=wait)
 
 
 def wait_seconds(message: str, ratelimit: Any) -> float:

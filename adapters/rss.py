@@ -27,9 +27,10 @@ from pydantic import Field
 from adapters.base import SourceSettings
 from adapters.feeds import Feed, FeedEntry, digest, parse_feed, unwrap_redirect, without_fragment
 from adapters.http import HttpClient
-from adapters.support import coerce_settings
+from adapters.support import coerce_settings, labelled
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReadOnlySource, SourceError
+from bot.naming import source_label
 from bot.ports import Batch, ReplyLimit
 
 __all__ = ["Feed", "FeedEntry", "RssSettings", "RssSource", "parse_feed", "unwrap_redirect"]
@@ -57,14 +58,14 @@ class _Cursor:
     seen: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, raw: str | None) -> _Cursor:
+    def load(cls, raw: str | None, label: str) -> _Cursor:
         if not raw:
             return cls()
         try:
             data = json.loads(raw)
             return cls(str(data["etag"]), str(data["modified"]), [str(x) for x in data["seen"]])
         except (ValueError, KeyError, TypeError) as exc:
-            raise SourceError(f"rss: stored cursor is not one of ours: {raw[:80]!r}") from exc
+            raise SourceError(f"{label}: stored cursor is not one of ours: {raw[:80]!r}") from exc
 
     def dump(self) -> str:
         return json.dumps({"v": 1, "etag": self.etag, "modified": self.modified, "seen": self.seen})
@@ -80,9 +81,10 @@ class RssSource:
         self.settings = settings
         self.name = settings.name
         self.poll_interval = settings.poll_interval
+        self.label = source_label(self.network, settings.name)
         self.http = http or HttpClient(
             settings.url,
-            label=f"rss {settings.name}",
+            label=self.label,
             timeout=settings.timeout,
             max_bytes=settings.max_bytes,
         )
@@ -105,14 +107,14 @@ class RssSource:
 
     async def fetch(self, cursor: str | None) -> Batch:
         """New entries since the last poll, oldest first (empty on 304 Not Modified)."""
-        state = _Cursor.load(cursor)
+        state = _Cursor.load(cursor, self.label)
         answer = await self._get(state.etag, state.modified)
         if answer is None:
             return Batch(mentions=[], cursor=state.dump())
         body, etag, modified = answer
-        feed = parse_feed(body, self.settings.url)
+        feed = self._parse(body)
         if feed.skipped:
-            log.warning("rss %s: skipped %d malformed entries", self.name, feed.skipped)
+            log.warning("%s: skipped %d malformed entries", self.label, feed.skipped)
         seen = set(state.seen)
         current: list[str] = []
         mentions: list[Mention] = []
@@ -156,11 +158,17 @@ class RssSource:
         """Fetch and parse the feed once; describe it."""
         answer = await self._get("", "")
         if answer is None:
-            raise SourceError(f"rss {self.name}: {self.settings.url} answered 304 unasked")
-        feed = parse_feed(answer[0], self.settings.url)
+            raise SourceError(f"{self.label}: {self.settings.url} answered 304 unasked")
+        feed = self._parse(answer[0])
         return (
             f"{feed.kind} feed {feed.title!r} at {self.settings.url}: {len(feed.entries)} entries"
         )
+
+    def _parse(self, body: bytes) -> Feed:
+        try:
+            return parse_feed(body, self.settings.url)
+        except SourceError as exc:
+            raise labelled(exc, self.label) from exc
 
     async def _get(self, etag: str, modified: str) -> tuple[bytes, str, str] | None:
         answer = await self.http.get_if_changed(

@@ -1,4 +1,4 @@
-"""Small pieces the Mastodon, Bluesky and X adapters share: settings coercion, timestamps,
+"""Small pieces the source adapters share: settings coercion, timestamps, the source's label,
 check() error explanations and logging of malformed items."""
 
 from __future__ import annotations
@@ -70,21 +70,41 @@ def log_malformed(log: logging.Logger, source: str, item: Any, error: BaseExcept
     )
 
 
+def unlabelled(error: BaseException, label: str) -> str:
+    """The text of ``error`` without a leading ``<label>: `` (so a wrapper says it once)."""
+    text = str(error)
+    return text[len(label) + 2 :] if text.startswith(f"{label}: ") else text
+
+
+def labelled(error: SourceError, label: str) -> SourceError:
+    """``error`` with its text starting with ``<label>: `` exactly once."""
+    if str(error).startswith(f"{label}: "):
+        return error
+    return SourceError(f"{label}: {error}", retry_after=error.retry_after)
+
+
 def explain_check_error(
-    error: SourceError, *, service: str, base_url: str, auth_hint: str, scope_hint: str
+    error: SourceError,
+    *,
+    label: str,
+    base_url: str,
+    auth_hint: str,
+    scope_hint: str,
 ) -> SourceError:
-    """A check() failure reworded for the person configuring the source."""
+    """A check() failure reworded for the person configuring the source, naming the source
+    once (``label``, which says the network)."""
+    detail = unlabelled(error, label)
     if isinstance(error, NetworkError):
-        text = f"{service}: cannot reach {base_url} ({error}). Check base_url and the network."
+        text = f"{label}: cannot reach {base_url} ({detail}). Check base_url and the network."
     elif isinstance(error, HttpStatusError) and error.status == 401:
-        text = f"{service}: the credentials were rejected (HTTP 401). {auth_hint}"
+        text = f"{label}: the credentials were rejected (HTTP 401). {auth_hint}"
     elif isinstance(error, HttpStatusError) and error.status == 403:
-        text = f"{service}: access denied (HTTP 403): {scope_hint}"
+        text = f"{label}: access denied (HTTP 403): {scope_hint}"
     elif isinstance(error, HttpStatusError) and error.status in (404, 405):
         text = (
-            f"{service}: {base_url} does not answer like a {service} server "
+            f"{label}: {base_url} does not answer like this network's API "
             f"(HTTP {error.status}). Check base_url."
         )
     else:
-        return error
+        return labelled(error, label)
     return SourceError(text, retry_after=error.retry_after)

@@ -72,6 +72,7 @@ from adapters.support import coerce_settings
 from bot.config_types import OptionalHttpUrl
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReadOnlySource, SourceError, SwitchboardError
+from bot.naming import source_label
 from bot.ports import Batch, PushSource, ReplyLimit
 from bot.untrusted import blank, safe_url
 
@@ -131,9 +132,10 @@ class WebhookSource(PushSource):
         self.poll_interval = settings.poll_interval
         self.clock = clock
         self._secret = settings.secret.get_secret_value()
+        self.label = source_label(self.network, settings.name)
         self.http = http or HttpClient(
             settings.reply_url,
-            label=f"webhook {settings.name}",
+            label=self.label,
             timeout=settings.timeout,
             max_bytes=MAX_REPLY_ANSWER,
         )
@@ -184,9 +186,7 @@ class WebhookSource(PushSource):
             bytes(body),
         )
         if problem:
-            log.warning(
-                "webhook %s: refused a request from %s: %s", self.name, request.remote, problem
-            )
+            log.warning("%s: refused a request from %s: %s", self.label, request.remote, problem)
             return _error(401, problem)
         try:
             payload = loads(bytes(body))
@@ -200,7 +200,7 @@ class WebhookSource(PushSource):
             try:
                 await accept(mention)
             except SwitchboardError as exc:
-                log.error("webhook %s: could not store %s: %s", self.name, mention.external_id, exc)
+                log.error("%s: could not store %s: %s", self.label, mention.external_id, exc)
                 return _error(503, "could not store the mentions; retry later")
         return web.json_response({"accepted": len(mentions)}, status=202)
 
@@ -294,7 +294,7 @@ class WebhookSource(PushSource):
             return ReplyResult(external_id=str(data["id"]), url=_url(data, "url", ""))
         except (ValueError, KeyError, TypeError, BadPayload) as exc:
             raise SourceError(
-                f"webhook {self.name}: {url} answered {status} without "
+                f"{self.label}: {url} answered {status} without "
                 f'{{"id": ..., "url": ...}}: {excerpt(text_answer)}'
             ) from exc
 

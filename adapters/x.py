@@ -40,6 +40,7 @@ from adapters.support import (
 from adapters.x_length import x_weighted_length
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReplyTooLong, SourceError
+from bot.naming import source_label
 from bot.ports import Batch, ReplyLimit
 from bot.untrusted import safe_url
 
@@ -73,7 +74,8 @@ class XSource:
         self.name = settings.name
         self.poll_interval = settings.poll_interval
         self.base_url = settings.base_url.rstrip("/")
-        self.http = http or HttpClient(self.base_url, label=f"x {settings.name}")
+        self.label = source_label(self.network, settings.name)
+        self.http = http or HttpClient(self.base_url, label=self.label)
         self.user_id = settings.user_id
         self.username = ""
         self._read = {"Authorization": f"Bearer {settings.bearer_token}"}
@@ -95,7 +97,7 @@ class XSource:
         )
         user = answer.get("data") if isinstance(answer, dict) else None
         if not isinstance(user, dict) or not user.get("id"):
-            raise SourceError(f"x {self.name}: /2/users/me returned no user")
+            raise SourceError(f"{self.label}: /2/users/me returned no user")
         self.user_id, self.username = str(user["id"]), str(user.get("username") or "")
         return user
 
@@ -124,7 +126,7 @@ class XSource:
                 f"/2/users/{me}/mentions", params=params, headers=self._read
             )
             if not isinstance(page, dict):
-                raise SourceError(f"x {self.name}: mentions answer is not an object")
+                raise SourceError(f"{self.label}: mentions answer is not an object")
             data = page.get("data") or []
             tweets += data if isinstance(data, list) else []
             for user in (page.get("includes") or {}).get("users") or []:
@@ -136,9 +138,9 @@ class XSource:
         else:
             if token and cursor:
                 log.warning(
-                    "x %s: more than %d pages of mentions since the last poll; older "
+                    "%s: more than %d pages of mentions since the last poll; older "
                     "ones were not fetched",
-                    self.name,
+                    self.label,
                     self.settings.max_pages,
                 )
         ids = [
@@ -150,7 +152,7 @@ class XSource:
             try:
                 mention = self._mention(tweet, users, me)
             except MALFORMED as exc:
-                log_malformed(log, self.name, tweet, exc)
+                log_malformed(log, self.label, tweet, exc)
                 continue
             if mention is not None:
                 mentions.setdefault(mention.external_id, mention)
@@ -192,8 +194,8 @@ class XSource:
             earlier = await self._find_reply(target, text)
             if earlier is not None:
                 log.info(
-                    "x %s: reply %s already posted as %s",
-                    self.name,
+                    "%s: reply %s already posted as %s",
+                    self.label,
                     idempotency_key,
                     earlier.external_id,
                 )
@@ -214,7 +216,7 @@ class XSource:
                 error = exc
             if attempt == 2:
                 raise error
-            log.warning("x %s: posting failed (%s); checking, then retrying", self.name, error)
+            log.warning("%s: posting failed (%s); checking, then retrying", self.label, error)
             await asyncio.sleep(self.http.backoff * 2**attempt)
         raise AssertionError("unreachable")
 
@@ -249,13 +251,13 @@ class XSource:
         except SourceError as exc:
             raise explain_check_error(
                 exc,
-                service="X",
+                label=self.label,
                 base_url=self.base_url,
                 auth_hint="Set bearer_token (and user_token, an OAuth 2.0 user-context access "
                 "token) to valid tokens for the brand account.",
                 scope_hint="posting and /2/users/me need an OAuth 2.0 user-context token "
                 "(user_token) with tweet.read, tweet.write and users.read, from an app attached "
-                f"to a Project. X said: {_detail(exc)}",
+                f"to a Project. The answer: {_detail(exc)}",
             ) from exc
         return (
             f"X @{user.get('username')} ({clean_text(str(user.get('name') or ''))}), "

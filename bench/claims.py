@@ -1,6 +1,6 @@
 """Bench (not part of the test suite): claim throughput beside a floor at the same concurrency.
 
-    .venv/bin/python bench/claims.py [--threads 5000] [--workers 50]
+    .venv/bin/python bench/claims.py [--threads 5000] [--workers 50] [--rounds 3]
 
 For each store (a SQLite file; Redis on 127.0.0.1:6379 under a fresh prefix, deleted after):
 ``--threads`` threads are ingested through the thread service, then ``--workers`` concurrent
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -91,36 +92,47 @@ async def floor_table(store: Store, count: int) -> None:
         await store._run(create)
 
 
-async def bench(store: Store, threads: int, workers: int) -> tuple[float, float]:
+async def bench(store: Store, threads: int, workers: int, rounds: int) -> list[tuple[float, float]]:
+    """``rounds`` pairs of (claims/s, floor/s), floor and claims alternating so both see the
+    same moments of a shared machine; every round claims its own ``threads`` threads."""
     service = ThreadService(store, Directory(CONFIG.departments), Router((), "social"))
     ids = []
-    for n in range(threads):
+    for n in range(threads * rounds):
         outcome = await service.ingest(mention(n))
         assert outcome is not None
         ids.append(outcome.thread.id)
     people = [Person(surface="bench", id=f"worker{w}") for w in range(workers)]
+    await floor_table(store, threads * rounds)
+    floor = floor_job(store)
+    pairs = []
+    for r in range(rounds):
+        base = r * threads
 
-    async def claim(w: int, n: int) -> None:
-        await service.claim(ids[n], people[w])
+        async def claim(w: int, n: int, base: int = base) -> None:
+            await service.claim(ids[base + n], people[w])
 
-    await floor_table(store, threads)
-    floor = await run_workers(threads, workers, floor_job(store))
-    claims = await run_workers(threads, workers, claim)
+        async def floor_round(w: int, n: int, base: int = base) -> None:
+            await floor(w, base + n)
+
+        floor_rate = await run_workers(threads, workers, floor_round)
+        claim_rate = await run_workers(threads, workers, claim)
+        pairs.append((claim_rate, floor_rate))
     assert all(t.owner is not None for t in await store.list_threads())
-    return claims, floor
+    return pairs
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(
         f"machine: {platform.platform()}, Python {platform.python_version()}, "
         f"{os.cpu_count()} cores; {args.threads} threads claimed by {args.workers} workers\n"
     )
-    print("| store | claims/s | floor/s (same workers) | floor | claims/floor |")
-    print("|---|---|---|---|---|")
+    print("| store | round | claims/s | floor/s (same workers) | floor | claims/floor |")
+    print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("sqlite", "redis"):
             prefix = f"sbbench:{uuid.uuid4().hex[:8]}:"
@@ -130,13 +142,18 @@ async def main() -> None:
                 else RedisStore.from_url(REDIS_URL, prefix=prefix)
             )
             try:
-                claims, floor = await bench(store, args.threads, args.workers)
+                pairs = await bench(store, args.threads, args.workers, args.rounds)
             finally:
                 await store.close()
                 if kind == "redis":
                     await cleanup(prefix)
             what = "bare EVALSHA `return 1`" if kind == "redis" else "bare versioned UPDATE"
-            print(f"| {kind} | {claims:.0f} | {floor:.0f} | {what} | {claims / floor:.2f} |")
+            for r, (claims, floor) in enumerate(pairs, 1):
+                print(
+                    f"| {kind} | {r} | {claims:.0f} | {floor:.0f} | {what} | {claims / floor:.2f} |"
+                )
+            ratio = statistics.median(c / f for c, f in pairs)
+            print(f"| {kind} | median | | | | {ratio:.2f} |")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from bot.domain import utcnow
 from bot.drafts import DraftService
 from bot.ingest import MAX_BACKOFF, Ingestor, LoopState, jittered
 from bot.interaction import Interaction, Response
-from bot.ports import Source, Surface
+from bot.outage import StoreOutage
+from bot.ports import PlatformHealth, Source, Surface
 from bot.replies import ReplyService
 from bot.routing import Router
 from bot.service import Directory, ThreadService
@@ -60,8 +61,10 @@ class Switchboard:
     replica: str = field(default_factory=lambda: uuid.uuid4().hex)
     """This process among the replicas: lease holder and readiness probe key."""
     probe_timeout: float = 5.0
+    platforms: list[PlatformHealth] = field(default_factory=list)
+    """Chat platforms whose credentials and connections /readyz reports."""
     clock: Callable[[], datetime] = utcnow
-    """Now, for the thread service and the retention loop (injectable: tests drive time)."""
+    """The time the services and the retention loop read (injectable: tests drive it)."""
     retention_interval: float = 3600.0
     """Seconds between retention runs (``store.retention_days``), slept with ``sleep``."""
 
@@ -110,6 +113,9 @@ class Switchboard:
         self.surfaces.append(surface)
         self.dispatcher.surfaces.append(surface)
 
+    def add_platform_health(self, platform: PlatformHealth) -> None:
+        self.platforms.append(platform)
+
     async def handle(self, interaction: Interaction) -> Response:
         return await self.desk.handle(interaction)
 
@@ -131,16 +137,19 @@ class Switchboard:
         """``retain`` every ``retention_interval``; a failure (store, lease) is logged and
         tried again after a backoff. Releases the lease when stopped."""
         backoff = 1.0
+        outage = StoreOutage(log, "retention")
         try:
             while not self._stop.is_set():
                 try:
                     archived = await self.retain()
+                    outage.recovered()
                     if archived:
                         log.info("archived %d threads closed past the retention period", archived)
                     delay, backoff = self.retention_interval, 1.0
                 except Exception as exc:
-                    log.warning("retention failed (%s); retrying in %.0fs", exc, backoff)
                     delay = jittered(backoff)
+                    if not outage.failed(exc, delay):
+                        log.warning("retention failed (%s); retrying in %.0fs", exc, delay)
                     backoff = min(backoff * 2, MAX_BACKOFF)
                 await sleep_unless_stopped(self._stop, delay, self.sleep)
         finally:
@@ -173,14 +182,18 @@ class Switchboard:
     async def _recover_replies(self) -> None:
         """``ReplyService.recover`` until it gets through once, backing off between tries."""
         backoff = 1.0
+        outage = StoreOutage(log, "reply recovery")
         while not self._stop.is_set():
             try:
                 finished = await self.replies.recover()
             except Exception as exc:
-                log.warning("reply recovery failed (%s); retrying in %.0fs", exc, backoff)
-                await sleep_unless_stopped(self._stop, jittered(backoff), self.sleep)
+                delay = jittered(backoff)
+                if not outage.failed(exc, delay):
+                    log.warning("reply recovery failed (%s); retrying in %.0fs", exc, delay)
+                await sleep_unless_stopped(self._stop, delay, self.sleep)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
+            outage.recovered()
             if finished:
                 log.info("finished %d public replies interrupted by a restart", finished)
             return
@@ -223,9 +236,10 @@ class Switchboard:
         return report
 
     async def readiness(self) -> dict[str, object]:
-        """What /readyz reports. Ready when a real write reaches the store and no loop is
-        dead; ``broken`` names what is not. Failing sources and card lanes are listed as
-        degraded without taking the bot out of service; a rate-limited one is only listed."""
+        """What /readyz reports. Ready when a real write reaches the store, no loop is dead
+        and every chat platform can be used (its token is accepted, its connection is up);
+        ``broken`` names what is not. Failing sources and card lanes are listed as degraded
+        without taking the bot out of service; a rate-limited one is only listed."""
         report: dict[str, object] = {}
         broken: list[str] = []
         upgrading = self.store.upgrade_progress
@@ -256,6 +270,19 @@ class Switchboard:
         report["sources"] = sources
         lanes = self.dispatcher.health()
         report["surfaces"] = lanes
+        platforms: dict[str, str] = {}
+        for platform in self.platforms:
+            try:
+                parts = await asyncio.wait_for(platform.health(), timeout=self.probe_timeout)
+            except Exception as exc:
+                platforms[platform.name] = f"unknown: {str(exc) or type(exc).__name__}"
+                continue
+            for part, state in parts.items():
+                platforms[part] = state.state
+                if state.broken:
+                    broken.append(part)
+        if self.platforms:
+            report["platforms"] = platforms
         loops = self.loops() if not self._stop.is_set() else {}
         report["loops"] = loops
         broken += [f"loop {name}" for name, state in loops.items() if state.startswith("dead")]

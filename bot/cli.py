@@ -20,6 +20,7 @@ from bot import __version__
 from bot.app import Switchboard, build_sources
 from bot.config import Config, load_config
 from bot.errors import SwitchboardError
+from bot.naming import about_source
 from bot.store import open_store
 
 log = logging.getLogger("switchboard")
@@ -121,7 +122,8 @@ async def check(config: Config) -> int:
         try:
             report(True, f"source {source.name}", await source.check())
         except SwitchboardError as exc:
-            report(False, f"source {source.name}", str(exc))
+            label, _, detail = about_source(source.network, source.name, str(exc)).partition(": ")
+            report(False, f"source {label}", detail)
         finally:
             await source.close()
     return 1 if failures else 0

@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -19,6 +20,16 @@ from pydantic import (
 
 from bot.config_types import OptionalHttpUrl, check_host
 from bot.errors import ConfigError
+from bot.sla.policy import SlaPolicy
+from bot.sla.settings import (
+    Duration,
+    Hours,
+    NotifySettings,
+    SlaDefaults,
+    SlaTargets,
+    build_policies,
+    build_policy,
+)
 from bot.store.keys import check_prefix, split_prefix
 from bot.teams_config import TeamsSettings
 
@@ -115,14 +126,35 @@ class Department(Section):
     slack_channel: str = ""
     teams_channel: str = ""
     slack_usergroup: str = ""
-    sla_minutes: int = Field(default=60, gt=0)
     reply_policy: Literal["open", "members", "approval"] = "open"
+    sla: SlaTargets | None = None
+    """``{claim: 10m, first_response: 1h}``; unset targets come from the top-level ``sla``."""
+    sla_minutes: int | None = Field(default=None, gt=0)
+    """The first-response target in minutes (the older spelling of sla.first_response)."""
+    hours: Hours | None = None
+    reminders: tuple[float, ...] | None = None
+    notify: str | NotifySettings = ""
+    rollover_after: Duration | None = None
     escalation: str = ""
-    on_duty: tuple[str, ...] = ()
+    """The department a breached thread rolls over to."""
+    on_duty: tuple[str, ...] | dict[str, tuple[str, ...]] = ()
+    """A list (always on duty) or a rota ``{mon-fri 09:00-17:00: [alice, bob]}``."""
+    _policy: SlaPolicy | None = PrivateAttr(default=None)
 
     @property
     def label(self) -> str:
         return self.title or self.name.replace("-", " ").title()
+
+    def __hash__(self) -> int:
+        return hash(self.name)  # names are unique; a rota mapping is not hashable
+
+    @property
+    def sla_policy(self) -> SlaPolicy:
+        """This department's service level (with the config's ``sla`` defaults applied when
+        it came from a Config; on its own, the built-in defaults)."""
+        if self._policy is None:
+            self._policy = build_policy(self, SlaDefaults())
+        return self._policy
 
 
 class RoutingRule(Section):
@@ -157,6 +189,7 @@ class Config(Section):
     departments: tuple[Department, ...] = Field(min_length=1)
     sources: tuple[dict[str, Any], ...] = ()
     routing: RoutingSettings = RoutingSettings()
+    sla: SlaDefaults = SlaDefaults()
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:
@@ -182,6 +215,9 @@ class Config(Section):
                 raise ValueError(
                     f"departments[{dept.name}].escalation {dept.escalation!r} is not a department"
                 )
+        policies = build_policies(self.departments, self.sla)
+        for dept, policy in zip(self.departments, policies, strict=True):
+            dept._policy = policy
         return self
 
     @property
@@ -190,6 +226,13 @@ class Config(Section):
 
     def department(self, name: str) -> Department | None:
         return next((d for d in self.departments if d.name == name), None)
+
+    def sla_policy(self, department: str) -> SlaPolicy:
+        """The service level of ``department`` (KeyError when there is no such department)."""
+        found = self.department(department)
+        if found is None:
+            raise KeyError(f"{department!r} is not a department")
+        return found.sla_policy
 
 
 SECRET_WORDS = ("token", "secret", "password")

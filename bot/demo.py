@@ -18,10 +18,9 @@ from typing import TextIO
 import yaml
 
 from bot.app import Switchboard
-from bot.commands import CommandError, parse
 from bot.config import Config, parse_config
 from bot.domain import Person
-from bot.surfaces.shell import ShellSurface, clean
+from bot.surfaces.shell import ShellCommands, ShellSurface
 
 BANNER = """\
 social-switchboard demo — {threads} threads from {mentions} public mentions, routed to
@@ -45,6 +44,7 @@ class DemoSession:
         self.board = board
         self.out = out
         self.user = self._person(user)
+        self.commands = ShellCommands(board.desk)
 
     @staticmethod
     def _person(name: str) -> Person:
@@ -72,14 +72,7 @@ class DemoSession:
             self.user = self._person(names[0])
             self.out.write(f"You are now {self.user.name}.\n")
             return True
-        try:
-            interaction = parse(line, "shell", self.user)
-        except CommandError as exc:
-            self.out.write(f"! {exc}\n")
-            return True
-        response = await self.board.desk.handle(interaction)
-        prefix = "" if response.ok else "! "
-        self.out.write(prefix + clean(response.text) + "\n")
+        self.out.write(await self.commands.run(line, self.user) + "\n")
         await self.board.dispatcher.drain()
         return True
 

@@ -46,6 +46,7 @@ from bot.aio import Clock, Sleep, sleep_or_event
 from bot.cards import history_line, render_card
 from bot.config import Department
 from bot.domain import AuditEvent, CardRef, EventKind, OutboxItem, Thread, utcnow
+from bot.outage import StoreOutage, store_error
 from bot.ports import Card, Source, Surface
 from bot.postclaims import PostClaims, PostOnce
 from bot.store import Store
@@ -81,6 +82,10 @@ class _Lane:
     rate_limited: bool = False
     attempts: int = 0
     error: str = ""
+    outage: StoreOutage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outage = StoreOutage(log, f"{self.surface.name} cards")
 
 
 class CardDispatcher:
@@ -122,6 +127,8 @@ class CardDispatcher:
         self._inflight: dict[str, _Entry] = {}
         self._finished: deque[_Entry] = deque()
         self._changed = asyncio.Event()
+        self.outage = StoreOutage(log, "card dispatch")
+        """The claim loop's store outage (said once, not every attempt)."""
 
     # ---- one item on one surface ------------------------------------------------------------
 
@@ -260,6 +267,7 @@ class CardDispatcher:
         lane.rate_limited = False
         lane.attempts = 0
         lane.error = ""
+        lane.outage.recovered()
         self._done_on(lane, entry)
         return None
 
@@ -270,17 +278,20 @@ class CardDispatcher:
         backoff = min(self.first_backoff * 2 ** (lane.attempts - 1), self.max_backoff)
         lane.paused_until = self.monotonic() + backoff * random.uniform(0.8, 1.2)
         name = lane.surface.name
+        outage = lane.outage.failed(exc, backoff)  # a store outage is said once, not per try
         if lane.attempts < self.max_attempts:
-            log.warning("%s card failed (%s); retrying in %.1fs", name, lane.error, backoff)
+            if not outage:
+                log.warning("%s card failed (%s); retrying in %.1fs", name, lane.error, backoff)
             return
         entry = lane.queue[0]
-        log.error(
+        log.log(
+            logging.DEBUG if outage else logging.ERROR,
             "%s card for outbox item %s failed %d times (%s); set aside until its lease runs out",
             name,
             entry.item.id,
             lane.attempts,
             lane.error,
-            exc_info=exc,
+            exc_info=None if outage else exc,
         )
         entry.set_aside = True
         lane.attempts = 0
@@ -357,10 +368,15 @@ class CardDispatcher:
                         await sleep_or_event(idle, stop, self._changed, sleep=self.sleep)
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("card dispatch: the outbox failed; retrying in %.1fs", backoff)
+                except Exception as exc:
+                    if not self.outage.failed(exc, backoff):
+                        log.exception(
+                            "card dispatch: the outbox failed; retrying in %.1fs", backoff
+                        )
                     await sleep_or_event(backoff, stop, sleep=self.sleep)
                     backoff = min(backoff * 2, 30.0)
+                else:
+                    self.outage.recovered()
         finally:
             if not stop.is_set():
                 for task in workers.values():
@@ -368,8 +384,13 @@ class CardDispatcher:
             await asyncio.gather(*workers.values(), return_exceptions=True)
         try:
             await self._ack_finished()
-        except Exception:
-            log.exception("card dispatch: could not ack on the way out; the items will return")
+        except Exception as exc:
+            if store_error(exc) is None:
+                log.exception("card dispatch: could not ack on the way out; the items will return")
+            else:
+                log.warning(
+                    "card dispatch: could not ack on the way out (%s); the items will return", exc
+                )
 
     def health(self) -> dict[str, str]:
         """Each surface's lane: ``ok``, ``rate limited until <time>`` or ``failing: <error>``."""

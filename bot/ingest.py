@@ -19,6 +19,8 @@ from enum import StrEnum
 from bot.aio import Sleep, sleep_unless_stopped
 from bot.domain import utcnow
 from bot.errors import SourceError, SwitchboardError
+from bot.naming import about_source
+from bot.outage import StoreOutage
 from bot.ports import Source
 from bot.service import ThreadService
 from bot.storage import IngestStore
@@ -74,10 +76,13 @@ class Ingestor:
     health: dict[str, SourceHealth] = field(default_factory=dict)
     sleep: Sleep = asyncio.sleep
     """Waits between polls and after failures (injectable: tests drive time)."""
+    outages: dict[str, StoreOutage] = field(default_factory=dict, init=False, repr=False)
+    """Per source loop: whether it is in a store outage (logged once, not every attempt)."""
 
     def __post_init__(self) -> None:
         for source in self.sources:
             self.health[source.name] = SourceHealth(source.name)
+            self.outages[source.name] = StoreOutage(log, f"source {source.name}")
 
     async def poll_once(self, source: Source) -> bool:
         """One fetch-store-advance cycle; returns whether the source has more ready."""
@@ -111,6 +116,7 @@ class Ingestor:
                         more = await self.poll_once(source)
                         delay = 0.0 if more else source.poll_interval
                     backoff = self.first_backoff
+                    self.outages[source.name].recovered()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -137,10 +143,8 @@ class Ingestor:
             health.rate_limited += 1
         health.last_error = str(exc) or type(exc).__name__
         delay = retry_after if retry_after is not None else jittered(backoff)
-        if isinstance(exc, SwitchboardError):
-            log.warning("source %s failed (%s); retrying in %.1fs", source.name, exc, delay)
-        else:
-            log.exception("source %s crashed; retrying in %.1fs", source.name, delay)
+        if not self.outages[source.name].failed(exc, delay):
+            _log_failure(source, exc, delay)
         return delay
 
     async def keep_polling(self, source: Source, stop: asyncio.Event) -> None:
@@ -174,6 +178,17 @@ class Ingestor:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _log_failure(source: Source, exc: Exception, delay: float) -> None:
+    """A failed poll, naming the source once; an unexpected error with its traceback."""
+    if isinstance(exc, SourceError):
+        said = about_source(source.network, source.name, str(exc))
+        log.warning("source %s; retrying in %.1fs", said, delay)
+    elif isinstance(exc, SwitchboardError):
+        log.warning("source %s failed (%s); retrying in %.1fs", source.name, exc, delay)
+    else:
+        log.exception("source %s crashed; retrying in %.1fs", source.name, delay)
 
 
 def jittered(seconds: float) -> float:

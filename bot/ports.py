@@ -6,7 +6,7 @@ shows cards and activity lines to employees. Platform types never cross these po
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -134,3 +134,26 @@ class Surface(Protocol):
 
     async def close(self) -> None:
         """Release connections (HTTP sessions, files); called once when the bot stops."""
+
+
+@dataclass(frozen=True)
+class PartHealth:
+    """How one part of a chat platform is doing (``slack auth``, ``teams token``), as
+    ``/readyz`` shows it: ``state`` says why in words, ``broken`` takes the bot out of
+    service until it recovers."""
+
+    state: str
+    broken: bool = False
+
+
+@runtime_checkable
+class PlatformHealth(Protocol):
+    """A chat platform's own credentials and connections, asked by ``/readyz``.
+
+    Answers from what recent calls showed; it may refresh a stale answer with one cheap
+    call, at most as often as the platform's rate limits allow (never on every probe)."""
+
+    name: str
+
+    async def health(self) -> Mapping[str, PartHealth]:
+        """Each part by the name ``broken`` uses (``slack socket mode``) and its health."""

@@ -1,7 +1,9 @@
 """The thread service: the one place where threads change state.
 
 Every change is read -> rule check -> compare-and-set on the thread's version (with retries),
-and appends one audit event in the same atomic store step. Chat surfaces never write state.
+and appends one audit event in the same atomic store step. A claim, the hottest verb, first
+hands the store its rule as data (``Assignment``) so a thread nobody holds is claimed in one
+round trip; any other case falls back to the read. Chat surfaces never write state.
 """
 
 from __future__ import annotations
@@ -37,11 +39,23 @@ from bot.errors import (
 )
 from bot.ports import Source
 from bot.routing import Router
-from bot.storage import ThreadStore
+from bot.storage import Assignment, ThreadStore
 from bot.store import IngestOutcome, IngestStatus
 
 Mutation = Callable[[Thread], Thread | None]
 MAX_ATTEMPTS = 100
+
+
+def claimed_state(state: ThreadState) -> ThreadState:
+    """The state a thread enters when someone claims or takes it over: a replied thread
+    stays replied (the customer has an answer), any other becomes claimed."""
+    return ThreadState.REPLIED if state is ThreadState.REPLIED else ThreadState.CLAIMED
+
+
+CLAIM_MOVES: Mapping[ThreadState, ThreadState] = {
+    s: claimed_state(s) for s in ThreadState if can_move(s, ThreadState.CLAIMED)
+}
+"""A claim of a thread nobody holds, state by state (every state a claim is allowed from)."""
 
 
 def new_id() -> str:
@@ -184,10 +198,12 @@ class ThreadService:
             self._allow(t, ThreadState.CLAIMED, "claim")
             if t.owner is not None:
                 raise AlreadyClaimed(t.owner.label, t.short_id)
-            state = ThreadState.REPLIED if t.state is ThreadState.REPLIED else ThreadState.CLAIMED
-            return t.evolve(owner=actor, state=state)
+            return t.evolve(owner=actor, state=claimed_state(t.state))
 
-        return await self._act(thread_id, actor, surface, EventKind.CLAIMED, mutate)
+        # The same rule as data, for the store to apply without a read first (``assign``):
+        # what ``mutate`` does to a thread nobody holds.
+        first = Assignment(owner=actor, moves=CLAIM_MOVES, updated_at=self.clock())
+        return await self._act(thread_id, actor, surface, EventKind.CLAIMED, mutate, first=first)
 
     async def release(self, thread_id: str, actor: Person, surface: str = "") -> Thread:
         def mutate(t: Thread) -> Thread | None:
@@ -206,8 +222,7 @@ class ThreadService:
             if t.owner is not None and t.owner.key == actor.key:
                 return None
             self._allow(t, ThreadState.CLAIMED, "take over")
-            state = ThreadState.REPLIED if t.state is ThreadState.REPLIED else ThreadState.CLAIMED
-            return t.evolve(owner=actor, state=state)
+            return t.evolve(owner=actor, state=claimed_state(t.state))
 
         return await self._act(thread_id, actor, surface, EventKind.TAKEN_OVER, mutate)
 
@@ -330,9 +345,14 @@ class ThreadService:
     def _event(
         self, thread: Thread, kind: EventKind, actor: Person | None, surface: str, **data: Any
     ) -> AuditEvent:
+        return self._event_for(thread.id, kind, actor, surface, **data)
+
+    def _event_for(
+        self, thread_id: str, kind: EventKind, actor: Person | None, surface: str, **data: Any
+    ) -> AuditEvent:
         return AuditEvent(
             id=new_id(),
-            thread_id=thread.id,
+            thread_id=thread_id,
             kind=kind,
             actor=actor,
             at=self.clock(),
@@ -347,9 +367,12 @@ class ThreadService:
         surface: str,
         kind: EventKind,
         mutate: Mutation,
+        first: Assignment | None = None,
         **data: Any,
     ) -> Thread:
-        changed = await self._change(thread_id, actor, surface, kind, mutate, actor.key, data)
+        changed = await self._change(
+            thread_id, actor, surface, kind, mutate, actor.key, data, first
+        )
         if changed is not None:
             return changed
         await self.store.set_active(actor.key, thread_id)
@@ -379,10 +402,22 @@ class ThreadService:
         mutate: Mutation,
         active: str | None,
         data: dict[str, Any],
+        first: Assignment | None = None,
     ) -> Thread | None:
         """``change``; ``active``: the person whose active thread this becomes, in the same
-        atomic step as the change."""
-        current = await self._get(thread_id)
+        atomic step as the change. ``first``: what ``mutate`` does to a thread nobody holds,
+        tried without a read; when its guard fails the store hands back the thread as it is
+        and ``mutate`` decides on that (the same answer, one round trip)."""
+        if first is not None:
+            event = self._event_for(thread_id, kind, actor, surface, **data)
+            outcome = await self.store.assign(thread_id, first, event, active=active)
+            if outcome.current is None:
+                raise ThreadNotFound(thread_id)
+            if outcome.stored:
+                return outcome.current
+            current = outcome.current
+        else:
+            current = await self._get(thread_id)
         for _ in range(MAX_ATTEMPTS):
             proposed = mutate(current)
             if proposed is None:

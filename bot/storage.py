@@ -3,12 +3,14 @@
 Both stores (``bot.store.sqlite.SQLiteStore``, ``bot.store.redis.RedisStore``) implement every
 port; the ``Store`` ABC in ``bot.store.base`` is their full combination plus ``close``. Every
 method is atomic on its own. The store never decides product rules: the thread service computes
-the next ``Thread`` and the store only compare-and-sets it on ``version``.
+the next ``Thread`` and the store only compare-and-sets it on ``version``, or (``assign``) applies
+an ownership change the service spelled out as data, guarded by the fields the service names.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +22,7 @@ from bot.domain import (
     Frozen,
     Mention,
     OutboxItem,
+    Person,
     ReplyRecord,
     ReplyStatus,
     Thread,
@@ -116,6 +119,18 @@ class UpgradeProgress:
         return f"{where}, step {self.step}: {self.done} of {self.total} threads"
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """An ownership change decided by the thread service, for the store to apply in one round
+    trip without a prior read: if the thread is held by nobody (``unowned``) and its state is a
+    key of ``moves``, it gets ``owner``, the state ``moves`` maps to, ``updated_at`` and the next
+    version. Every target state must be open (held threads are indexed as held)."""
+
+    owner: Person
+    moves: Mapping[ThreadState, ThreadState]
+    updated_at: datetime
+
+
 @runtime_checkable
 class ThreadRepository(Protocol):
     """Threads, their mentions and their audit trail."""
@@ -163,6 +178,20 @@ class ThreadRepository(Protocol):
         on, nothing is written and the outcome carries the thread as stored now, so a lost
         race needs no second read. ``active``: a person key whose active thread becomes this
         one in the same step (``Presence``)."""
+
+    @abstractmethod
+    async def assign(
+        self,
+        thread_id: str,
+        change: Assignment,
+        event: AuditEvent,
+        *,
+        notify: bool = True,
+        active: str | None = None,
+    ) -> CasOutcome:
+        """Apply ``change`` when its guard holds, with ``event`` (and the outbox item, and
+        ``active``) in the same atomic step; otherwise write nothing. Either way the outcome
+        carries the thread as stored now: one round trip answers who holds it."""
 
     @abstractmethod
     async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from bot.cards import age
 from bot.domain import Thread
 from bot.interaction import Interaction, Response
+from bot.sla.policy import Rota
 from handlers.base import Context, target
 
 HELP = """\
@@ -46,15 +47,28 @@ async def _line(ctx: Context, thread: Thread, now: datetime) -> str:
 
 
 async def directory(ctx: Context, interaction: Interaction) -> Response:
+    now = ctx.threads.clock()
     lines = ["Departments:"]
     for dept in ctx.threads.directory:
+        policy = dept.sla_policy
         where = [w for w in (dept.slack_channel, dept.teams_channel and "Teams") if w]
-        duty = ", ".join(dept.on_duty) or "nobody listed"
         lines.append(
             f"  {dept.name:<12} {dept.label} · {' + '.join(where) or 'no channel'} · "
-            f"on duty: {duty} · SLA {dept.sla_minutes} min · replies: {dept.reply_policy}"
+            f"on duty: {_on_duty(policy.rota, now)} · replies: {dept.reply_policy}"
+        )
+        rollover = f" · rolls over to {policy.rollover_to}" if policy.rollover_to else ""
+        lines.append(
+            f"  {'':<12} {policy.calendar.describe_next(now)} · "
+            f"{policy.describe_targets()}{rollover}"
         )
     return Response("\n".join(lines))
+
+
+def _on_duty(rota: Rota, now: datetime) -> str:
+    if not rota.people:
+        return "nobody listed"
+    present = rota.on_duty(now)
+    return ", ".join(present) if present else "nobody now"
 
 
 async def mine(ctx: Context, interaction: Interaction) -> Response:

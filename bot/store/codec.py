@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
-from bot.domain import AuditEvent, EventKind, Person, Thread, is_open, is_waiting
+from bot.domain import AuditEvent, EventKind, Person, Thread, ThreadState, is_open, is_waiting
 
 FIRST_THREAD_NUMBER = 1001
 """Thread numbers start here, so short ids look like T-1001."""
@@ -14,6 +15,14 @@ FIRST_THREAD_NUMBER = 1001
 
 def dump(model: BaseModel) -> str:
     return model.model_dump_json()
+
+
+_DATETIME = TypeAdapter(datetime)
+
+
+def dump_time(at: datetime) -> str:
+    """``at`` as JSON exactly as a model's datetime field dumps it."""
+    return _DATETIME.dump_json(at).decode()
 
 
 def micros(at: datetime) -> int:
@@ -28,14 +37,39 @@ def owner_key(owner: Person | None) -> str | None:
     return owner.key if owner is not None else None
 
 
-def load_thread(doc: str, *, number: int, version: int, mention_count: int) -> Thread:
-    """A thread from its JSON document and the counters the store keeps next to it."""
+def dump_owner(owner: Person | None) -> str:
+    """A thread's owner as the Redis store keeps it beside the document ('' for none)."""
+    return "" if owner is None else dump(owner)
+
+
+def load_thread(
+    doc: str,
+    *,
+    number: int,
+    version: int,
+    mention_count: int,
+    state: str | None = None,
+    owner: str | None = None,
+    updated_at: str | None = None,
+) -> Thread:
+    """A thread from its JSON document and the fields the store keeps next to it, which win
+    over the document's own (an ``assign`` changes only them). A field kept nowhere but in the
+    document (data written before it was kept beside it) is ``None`` here."""
     thread = Thread.model_validate_json(doc)
-    if (thread.number, thread.version, thread.mention_count) == (number, version, mention_count):
-        return thread
-    return thread.model_copy(
-        update={"number": number, "version": version, "mention_count": mention_count}
-    )
+    update: dict[str, Any] = {}
+    if (thread.number, thread.version, thread.mention_count) != (number, version, mention_count):
+        update.update(number=number, version=version, mention_count=mention_count)
+    if state is not None and state != thread.state.value:
+        update["state"] = ThreadState(state)
+    if owner is not None:
+        person = Person.model_validate_json(owner) if owner else None
+        if person != thread.owner:
+            update["owner"] = person
+    if updated_at is not None:
+        at = _DATETIME.validate_json(updated_at)
+        if at != thread.updated_at:
+            update["updated_at"] = at
+    return thread.model_copy(update=update) if update else thread
 
 
 def attached(event: AuditEvent, thread_id: str) -> AuditEvent:

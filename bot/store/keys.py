@@ -53,6 +53,11 @@ class Keys:
     def thread_events(self, thread_id: str) -> str:
         return self._k("thread_events", thread_id)
 
+    @property
+    def thread_events_head(self) -> str:
+        """The start of every thread's event list key."""
+        return f"{self.prefix}thread_events:"
+
     def thread_cards(self, thread_id: str) -> str:
         return self._k("thread_cards", thread_id)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from bot.store.keys import Keys
+
 GRACE_MS = 600_000
 """How long past twice its time to live Redis keeps an expiring key before deleting it."""
 
@@ -24,19 +26,64 @@ _LIB = """
 -- Every script that writes an event gets the 7 event keys first (events hash, thread events
 -- list, audit zset, event counter, outbox zset, outbox items hash, outbox counter) and the
 -- 6 event arguments first (event id, event doc, event time in us, thread id, notify 1/0,
--- now in ms).
-local function append_event()
-  local event_id, thread_id = ARGV[1], ARGV[4]
-  redis.call('HSET', KEYS[1], event_id, ARGV[2])
-  redis.call('RPUSH', KEYS[2], event_id)
-  local seq = redis.call('INCR', KEYS[4])
-  redis.call('ZADD', KEYS[3], ARGV[3], string.format('%012d:%s', seq, event_id))
-  if ARGV[5] == '1' then
-    local id = string.format('%012d', redis.call('INCR', KEYS[7]))
+-- now in ms); ``append_event_to`` takes the same two lists from elsewhere.
+local function append_event_to(k, a)
+  local event_id, thread_id = a[1], a[4]
+  redis.call('HSET', k[1], event_id, a[2])
+  redis.call('RPUSH', k[2], event_id)
+  local seq = redis.call('INCR', k[4])
+  redis.call('ZADD', k[3], a[3], string.format('%012d:%s', seq, event_id))
+  if a[5] == '1' then
+    local id = string.format('%012d', redis.call('INCR', k[7]))
     local item = cjson.encode({id = id, thread_id = thread_id, event_id = event_id})
-    redis.call('HSET', KEYS[6], id, item)
-    redis.call('ZADD', KEYS[5], ARGV[6], id)
+    redis.call('HSET', k[6], id, item)
+    redis.call('ZADD', k[5], a[6], id)
   end
+end
+local function append_event() append_event_to(KEYS, ARGV) end
+"""
+
+
+def lua_string(value: str) -> str:
+    """``value`` as a Lua string literal (every byte outside printable ASCII escaped)."""
+    out = []
+    for byte in value.encode():
+        char = chr(byte)
+        out.append(char if 32 <= byte < 127 and char not in '\\"' else f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def key_table(keys: Keys) -> str:
+    """A Lua table ``K`` of this store's fixed key names and key heads, generated from ``Keys``
+    (the one place key names are written), for scripts that take no key arguments. Such
+    scripts run on one Redis (or a primary with replicas), not on Redis Cluster."""
+    names = {
+        "events": keys.events,
+        "thread_events": keys.thread_events_head,
+        "audit": keys.audit,
+        "event_counter": keys.event_counter,
+        "outbox": keys.outbox,
+        "outbox_items": keys.outbox_items,
+        "outbox_counter": keys.outbox_counter,
+        "thread": keys.thread_head,
+        "waiting": keys.waiting_head,
+        "waiting_all": keys.waiting_all,
+        "held": keys.held_head,
+        "threads_in": keys.threads_in_head,
+        "active": keys.active,
+    }
+    body = ", ".join(f"{name} = {lua_string(key)}" for name, key in names.items())
+    return f"local K = {{{body}}}\n"
+
+
+_FIELDS_LIB = """
+-- What every read of a thread returns, in this order (``bot.store.redis.THREAD_FIELDS``): the
+-- JSON document, then the fields kept beside it, which win over the document's own: number,
+-- version, mention count, state, owner (a person's JSON, '' for none), updated at (JSON).
+local THREAD_FIELDS = {'doc', 'number', 'version', 'mention_count', 'state', 'owner',
+                       'updated_at'}
+local function thread_fields(key)
+  return redis.call('HMGET', key, unpack(THREAD_FIELDS))
 end
 """
 
@@ -60,13 +107,14 @@ end
 
 INGEST = (
     _LIB
+    + _FIELDS_LIB
     + _INDEX_LIB
     + """
 -- KEYS 8..: mention, conversation, thread, thread mentions, all threads,
 --           threads in the new thread's state, thread counter, all waiting threads
 -- ARGV 7..: expected thread id ('' = none), mention key, mention doc, thread doc, version,
 --           mention count, state, first thread number, thread id, waiting, held,
---           waiting head, held head
+--           waiting head, held head, owner, updated at
 local thread_id = ARGV[15]
 local known = redis.call('HGET', KEYS[8], 'thread')
 if known then return {'duplicate', known} end
@@ -84,7 +132,7 @@ else
   local number = redis.call('INCR', KEYS[14]) + tonumber(ARGV[14]) - 1
   redis.call('HSET', KEYS[10], 'doc', ARGV[10], 'number', number, 'version', ARGV[11],
              'mention_count', ARGV[12], 'state', ARGV[13], 'waiting', ARGV[16],
-             'held', ARGV[17])
+             'held', ARGV[17], 'owner', ARGV[20], 'updated_at', ARGV[21])
   reindex(thread_id, number, '', ARGV[16], '', ARGV[17], ARGV[18], ARGV[19], KEYS[15])
   redis.call('ZADD', KEYS[12], number, thread_id)
   redis.call('ZADD', KEYS[13], number, thread_id)
@@ -94,28 +142,28 @@ end
 redis.call('HSET', KEYS[8], 'doc', ARGV[9], 'thread', thread_id)
 redis.call('RPUSH', KEYS[11], ARGV[8])
 append_event()
-local t = redis.call('HMGET', KEYS[10], 'doc', 'number', 'version', 'mention_count')
-return {status, t[1], t[2], t[3], t[4]}
+return {status, unpack(thread_fields(KEYS[10]))}
 """
 )
 
 COMMIT = (
     _LIB
+    + _FIELDS_LIB
     + _INDEX_LIB
     + """
 -- KEYS 8..: thread, all waiting threads, active thread per person
 -- ARGV 7..: expected version, doc, version, mention count, new state, thread id, waiting,
 --           held, waiting head, held head, person now on the thread ('' = none),
---           'threads in state' head
--- Returns {1} when stored, else {0, doc, number, version, mention count} as stored now.
+--           'threads in state' head, owner, updated at
+-- Returns {1} when stored, else {0, THREAD_FIELDS...} as stored now.
 local thread_id = ARGV[12]
 local cur = redis.call('HMGET', KEYS[8], 'version', 'state', 'number', 'waiting', 'held')
 if not cur[1] or tonumber(cur[1]) ~= tonumber(ARGV[7]) then
-  local now = redis.call('HMGET', KEYS[8], 'doc', 'number', 'version', 'mention_count')
-  return {0, now[1], now[2], now[3], now[4]}
+  return {0, unpack(thread_fields(KEYS[8]))}
 end
 redis.call('HSET', KEYS[8], 'doc', ARGV[8], 'version', ARGV[9], 'mention_count', ARGV[10],
-           'state', ARGV[11], 'waiting', ARGV[13], 'held', ARGV[14])
+           'state', ARGV[11], 'waiting', ARGV[13], 'held', ARGV[14], 'owner', ARGV[19],
+           'updated_at', ARGV[20])
 if cur[2] ~= ARGV[11] then
   if cur[2] then redis.call('ZREM', ARGV[18] .. cur[2], thread_id) end
   redis.call('ZADD', ARGV[18] .. ARGV[11], cur[3], thread_id)
@@ -152,18 +200,59 @@ return 1
 """
 )
 
-INDEXED = """
+INDEXED = (
+    _FIELDS_LIB
+    + """
 -- The threads an index set names, oldest first: KEYS: the set; ARGV: last rank (-1: all),
--- thread key head. Returns doc, number, version, mention count for each.
+-- thread key head. Returns THREAD_FIELDS for each, one after the other.
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]))) do
-  local t = redis.call('HMGET', ARGV[2] .. id, 'doc', 'number', 'version', 'mention_count')
+  local t = thread_fields(ARGV[2] .. id)
   if t[1] then
-    for i = 1, 4 do out[#out + 1] = t[i] end
+    for i = 1, #THREAD_FIELDS do out[#out + 1] = t[i] end
   end
 end
 return out
 """
+)
+
+ASSIGN = (
+    _LIB
+    + _FIELDS_LIB
+    + _INDEX_LIB
+    + """
+-- An ownership change the service spelled out (``bot.storage.Assignment``), in one round trip.
+-- Run with ``key_table`` in front (no key arguments, so the call carries only what changes).
+-- ARGV 7..: owner key, owner, updated at, person now on the thread ('' = none), the moves as
+--           'from=to' pairs joined by ';'
+-- Applies only when the thread is indexed as held by nobody and its state is a 'from';
+-- the document is left as it is (the fields beside it win). Returns {0, THREAD_FIELDS...} when
+-- it does not apply, else {1, doc, number, version, mention count, state} (the owner and the
+-- time are the caller's own).
+local thread_id = ARGV[4]
+local key = K.thread .. thread_id
+local cur = redis.call('HMGET', key, 'version', 'state', 'number', 'waiting', 'held')
+local to = nil
+if cur[1] and cur[5] == '' then
+  for from, dest in string.gmatch(ARGV[11], '([^=;]+)=([^=;]+)') do
+    if from == cur[2] then to = dest end
+  end
+end
+if not to then return {0, unpack(thread_fields(key))} end
+redis.call('HSET', key, 'version', tonumber(cur[1]) + 1, 'state', to, 'owner', ARGV[8],
+           'updated_at', ARGV[9], 'waiting', '', 'held', ARGV[7])
+if cur[2] ~= to then
+  redis.call('ZREM', K.threads_in .. cur[2], thread_id)
+  redis.call('ZADD', K.threads_in .. to, cur[3], thread_id)
+end
+reindex(thread_id, cur[3], cur[4] or '', '', '', ARGV[7], K.waiting, K.held, K.waiting_all)
+if ARGV[10] ~= '' then redis.call('HSET', K.active, ARGV[10], thread_id) end
+append_event_to({K.events, K.thread_events .. thread_id, K.audit, K.event_counter, K.outbox,
+                 K.outbox_items, K.outbox_counter}, ARGV)
+local kept = redis.call('HMGET', key, 'doc', 'mention_count')
+return {1, kept[1], cur[3], tonumber(cur[1]) + 1, kept[2], to}
+"""
+)
 
 APPEND_EVENT = _LIB + "append_event()\nreturn 1\n"
 

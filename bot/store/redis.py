@@ -20,13 +20,15 @@ from bot.domain import (
     ThreadState,
 )
 from bot.errors import ConfigError, StoreError
-from bot.storage import CasOutcome, IngestOutcome, IngestStatus
+from bot.storage import Assignment, CasOutcome, IngestOutcome, IngestStatus
 from bot.store import lua
 from bot.store.base import Store
 from bot.store.codec import (
     FIRST_THREAD_NUMBER,
     attached,
     dump,
+    dump_owner,
+    dump_time,
     held_by,
     load_thread,
     micros,
@@ -38,7 +40,9 @@ from bot.store.redis_kv import RedisKV
 from bot.store.redis_replies import RedisReplies
 from bot.store.redis_retention import RedisRetention
 
-THREAD_FIELDS = ("doc", "number", "version", "mention_count")
+THREAD_FIELDS = ("doc", "number", "version", "mention_count", "state", "owner", "updated_at")
+"""What every read of a thread returns (``lua._FIELDS_LIB``)."""
+WIDTH = len(THREAD_FIELDS)
 MAX_RETRIES = 1000
 
 
@@ -63,6 +67,7 @@ class RedisStore(RedisReplies, RedisKV, RedisRetention, Store):
         self._acquire = register(lua.ACQUIRE_LEASE)
         self._release = register(lua.RELEASE_LEASE)
         self._indexed = register(lua.INDEXED)
+        self._assign = register(lua.key_table(self.keys) + lua.ASSIGN)
 
     @staticmethod
     def from_url(
@@ -121,6 +126,7 @@ class RedisStore(RedisReplies, RedisKV, RedisRetention, Store):
             args += [expected, mention.key, dump(mention), dump(new), new.version]
             args += [new.mention_count, new.state.value, FIRST_THREAD_NUMBER, target]
             args += [waiting_in(new), held_by(new), k.waiting_head, k.held_head]
+            args += [dump_owner(new.owner), dump_time(new.updated_at)]
             status, *rest = (opt(value) for value in await self._ingest(keys=keys, args=args))
             if status == "retry":
                 expected = rest[0] or ""
@@ -167,10 +173,49 @@ class RedisStore(RedisReplies, RedisKV, RedisRetention, Store):
         args += [expected_version, dump(thread), thread.version, thread.mention_count]
         args += [thread.state.value, thread.id, waiting_in(thread), held_by(thread)]
         args += [k.waiting_head, k.held_head, active or "", k.threads_in_head]
+        args += [dump_owner(thread.owner), dump_time(thread.updated_at)]
         stored, *now = await self._commit(keys=keys, args=args)
         if int(stored) == 1:
             return CasOutcome(True, thread)
         return CasOutcome(False, _thread([opt(value) for value in now]))
+
+    @guarded
+    async def assign(
+        self,
+        thread_id: str,
+        change: Assignment,
+        event: AuditEvent,
+        *,
+        notify: bool = True,
+        active: str | None = None,
+    ) -> CasOutcome:
+        args: list[str | int | float] = [event.id, dump(event), micros(event.at), thread_id]
+        args += [
+            int(notify),
+            self._now_ms(),
+            change.owner.key,
+            dump_owner(change.owner),
+            dump_time(change.updated_at),
+        ]
+        args += [active or "", ";".join(f"{a}={b}" for a, b in change.moves.items())]
+        stored, *now = await self._assign(args=args)
+        if int(stored) != 1:
+            return CasOutcome(False, _thread([opt(value) for value in now]))
+        doc, number, version, count, state = now
+        if doc is None:
+            raise StoreError(f"thread {thread_id} vanished while it was assigned")
+        # The owner and time just written are the assignment's: no need to parse them back.
+        thread = Thread.model_validate_json(doc).model_copy(
+            update={
+                "number": int(number),
+                "version": int(version),
+                "mention_count": int(count),
+                "state": ThreadState(text(state)),
+                "owner": change.owner,
+                "updated_at": change.updated_at,
+            }
+        )
+        return CasOutcome(True, thread)
 
     @guarded
     async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:
@@ -252,7 +297,7 @@ class RedisStore(RedisReplies, RedisKV, RedisRetention, Store):
         flat = [
             opt(v) for v in await self._indexed(keys=[index], args=[last, self.keys.thread_head])
         ]
-        rows = (flat[i : i + 4] for i in range(0, len(flat), 4))
+        rows = (flat[i : i + WIDTH] for i in range(0, len(flat), WIDTH))
         return [t for row in rows if (t := _thread(row)) is not None]
 
     # who is on which call -------------------------------------------------------------------
@@ -323,10 +368,18 @@ class RedisStore(RedisReplies, RedisKV, RedisRetention, Store):
 
 
 def _thread(fields: list[str | None]) -> Thread | None:
-    doc, number, version, count = fields
+    doc, number, version, count, state, owner, updated_at = fields
     if doc is None or number is None or version is None or count is None:
         return None
-    return load_thread(doc, number=int(number), version=int(version), mention_count=int(count))
+    return load_thread(
+        doc,
+        number=int(number),
+        version=int(version),
+        mention_count=int(count),
+        state=state,
+        owner=owner,
+        updated_at=updated_at,
+    )
 
 
 def _prefix_of(url: str, prefix: str | None) -> tuple[str, str]:

@@ -19,13 +19,14 @@ from bot.domain import (
     Thread,
     ThreadState,
 )
-from bot.storage import CasOutcome, IngestOutcome, IngestStatus
+from bot.storage import Assignment, CasOutcome, IngestOutcome, IngestStatus
 from bot.store.base import Store
 from bot.store.codec import (
     FIRST_THREAD_NUMBER,
     attach_to,
     attached,
     dump,
+    dump_time,
     held_by,
     micros,
     owner_key,
@@ -134,6 +135,31 @@ class SQLiteStore(SQLiteReplies, SQLiteKV, SQLiteRetention, Store):
             return CasOutcome(True, thread)
 
         return await self._run(run)
+
+    async def assign(
+        self,
+        thread_id: str,
+        change: Assignment,
+        event: AuditEvent,
+        *,
+        notify: bool = True,
+        active: str | None = None,
+    ) -> CasOutcome:
+        sql, args = _assign_sql(thread_id, change)
+        event_doc = dump(event)  # JSON work stays out of the store's worker thread
+
+        def run(c: Conn) -> tuple[bool, str | None]:
+            row = c.execute(sql, args).fetchone()
+            if row is None:
+                return False, one(c, "SELECT doc FROM threads WHERE id = ?", thread_id)
+            if active is not None:
+                sql_active = "INSERT OR REPLACE INTO active (person_key, thread_id) VALUES (?, ?)"
+                c.execute(sql_active, (active, thread_id))
+            _append(c, event, notify, self.clock(), event_doc)
+            return True, row[0]
+
+        stored, doc = await self._run(run)
+        return CasOutcome(stored, None if doc is None else Thread.model_validate_json(doc))
 
     async def append_event(self, event: AuditEvent, *, notify: bool = True) -> None:
         await self._run(lambda c: _append(c, event, notify, self.clock()))
@@ -291,10 +317,29 @@ def _row(thread: Thread) -> dict[str, Any]:
     }
 
 
-def _append(c: Conn, event: AuditEvent, notify: bool, now: float) -> None:
+def _assign_sql(thread_id: str, change: Assignment) -> tuple[str, list[Any]]:
+    """One guarded UPDATE for ``change``; the document is patched in place (``json_set``) and
+    comes back with ``RETURNING``. Values are parameters; only the state names (an enum's
+    values) are part of the text."""
+    moves = sorted((src.value, dst.value) for src, dst in change.moves.items())
+    case = "CASE state " + " ".join(f"WHEN '{a}' THEN '{b}'" for a, b in moves) + " END"
+    within = ", ".join(f"'{a}'" for a, _ in moves) or "NULL"
+    key = change.owner.key
+    sql = (
+        f"UPDATE threads SET version = version + 1, state = {case}, owner_key = ?,"
+        " waiting = NULL, held = ?,"
+        f" doc = json_set(doc, '$.version', version + 1, '$.state', {case},"
+        " '$.owner', json(?), '$.updated_at', json(?))"
+        f" WHERE id = ? AND owner_key IS NULL AND state IN ({within}) RETURNING doc"
+    )
+    return sql, [key, key, dump(change.owner), dump_time(change.updated_at), thread_id]
+
+
+def _append(c: Conn, event: AuditEvent, notify: bool, now: float, doc: str | None = None) -> None:
+    """Append ``event`` (``doc``: its JSON, when dumped before the transaction)."""
     c.execute(
         "INSERT INTO events (id, thread_id, at_us, doc) VALUES (?, ?, ?, ?)",
-        (event.id, event.thread_id, micros(event.at), dump(event)),
+        (event.id, event.thread_id, micros(event.at), doc or dump(event)),
     )
     if notify:
         c.execute(

@@ -1,13 +1,31 @@
-"""The shell surface: cards printed readably in a terminal (``switchboard demo``)."""
+"""The shell surface (``switchboard demo``): cards printed readably in a terminal, and the
+typed commands run through the desk.
+
+A reply the thread already got from someone else in the last ten minutes is refused with
+"already sent by …" (``bot.intent``); the shell then says how to send it anyway: ``again``
+re-sends the refused reply, or ``reply T-12 --again <text>`` says so up front. Both go to the
+desk as a reply keyed with ``bot.intent.again_key``, like Slack's and Teams' confirm buttons.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
+import uuid
 from typing import TextIO
 
-from bot.domain import CardRef
+from bot.actions import Verb
+from bot.commands import CommandError, parse
+from bot.desk import Desk
+from bot.domain import CardRef, Person
+from bot.errors import SwitchboardError
+from bot.intent import again_key
+from bot.interaction import Interaction
 from bot.ports import Card
 from bot.untrusted import neutralize
+
+AGAIN_FLAG = "--again"
+ALREADY_SENT = "That reply was already sent by"
 
 
 def clean(text: str) -> str:
@@ -79,3 +97,56 @@ class ShellSurface:
 
     async def close(self) -> None:
         self.out.flush()
+
+
+class ShellCommands:
+    """The shell's inbound half: one typed line in, the text to print out."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self._refused: dict[str, Interaction] = {}
+        """Per person: the last reply refused as already sent, for ``again``."""
+
+    async def run(self, line: str, actor: Person) -> str:
+        """Run ``line`` as ``actor``; refusals start with ``! ``."""
+        if line.strip().lower() == "again":
+            refused = self._refused.get(actor.key)
+            if refused is None:
+                return "! Nothing to send again: `again` re-sends your last reply refused as sent."
+            return await self._reply(dataclasses.replace(refused, key=_again()), actor)
+        try:
+            interaction = parse(line, "shell", actor)
+        except CommandError as exc:
+            return f"! {exc}"
+        if interaction.verb is Verb.REPLY:
+            words = interaction.text.split(maxsplit=1)
+            if words and words[0].lower() == AGAIN_FLAG:
+                if len(words) < 2:
+                    return f"! Write the text: `reply [T-12] {AGAIN_FLAG} <text>`."
+                interaction = dataclasses.replace(interaction, text=words[1], key=_again())
+            return await self._reply(interaction, actor)
+        response = await self.desk.handle(interaction)
+        return ("" if response.ok else "! ") + clean(response.text)
+
+    async def _reply(self, interaction: Interaction, actor: Person) -> str:
+        response = await self.desk.handle(interaction)
+        if response.ok:
+            self._refused.pop(actor.key, None)
+            return clean(response.text)
+        said = "! " + clean(response.text)
+        if not response.text.startswith(ALREADY_SENT):
+            return said
+        try:
+            thread = await self.desk.thread(interaction.thread_ref, actor)
+        except SwitchboardError:
+            return said
+        self._refused[actor.key] = dataclasses.replace(interaction, thread_ref=thread.id)
+        return (
+            f"{said}\n  To send it anyway type `again`, or "
+            f"`reply {thread.short_id} {AGAIN_FLAG} <text>`."
+        )
+
+
+def _again() -> str:
+    """The key of one explicit "send it again" (each one is its own sending)."""
+    return again_key(f"shell:{uuid.uuid4().hex}")

@@ -307,7 +307,7 @@ async def test_check_explains_a_bad_app_password(make: Any) -> None:
 
 
 async def test_check_explains_a_wrong_base_url(fake: BlueskyFake, make: Any) -> None:
-    with pytest.raises(SourceError, match="does not answer like a Bluesky server"):
+    with pytest.raises(SourceError, match="does not answer like this network's API"):
         await make(base_url=fake.url + "/nope").check()
 
 

@@ -291,7 +291,7 @@ async def test_check_explains_a_missing_scope(fake: MastodonFake, make: Any) -> 
 
 
 async def test_check_explains_a_wrong_base_url(fake: MastodonFake, make: Any) -> None:
-    with pytest.raises(SourceError, match="does not answer like a Mastodon server"):
+    with pytest.raises(SourceError, match="does not answer like this network's API"):
         await make(base_url=fake.url + "/wrong").check()
     with pytest.raises(SourceError, match="cannot reach"):
         await make(base_url="http://127.0.0.1:9").check()

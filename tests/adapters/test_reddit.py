@@ -401,7 +401,7 @@ async def test_check_describes_the_account(source: RedditSource) -> None:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"client_secret": "wrong"}, "rejected the app credentials"),
+        ({"client_secret": "wrong"}, "app credentials .* were rejected"),
         ({"password": "wrong"}, "invalid_grant"),
         ({"username": "SomeoneElse"}, "invalid_grant"),
     ],

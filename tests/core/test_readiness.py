@@ -1,4 +1,5 @@
-"""Issue 10: /readyz tells the truth — a store that refuses writes, a dead loop."""
+"""Issue 10: /readyz tells the truth — a store that refuses writes, a dead loop, a chat
+platform that cannot be used (Slack and Teams themselves: tests/*/test_readiness_platform.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.replay import ReplaySettings
 from bot.app import Switchboard
 from bot.ingest import LoopState
+from bot.ports import PartHealth
 from bot.server import build_app
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SQLiteStore
@@ -112,3 +114,47 @@ async def test_not_ready_while_a_source_loop_is_dead(tmp_path: Path) -> None:
             assert ready.status == 200, await ready.text()
     finally:
         await asyncio.wait_for(board.stop(), timeout=5)
+
+
+class Platform:
+    """A chat platform's health as the core sees it (the ``PlatformHealth`` port)."""
+
+    def __init__(self, name: str, parts: dict[str, PartHealth]) -> None:
+        self.name = name
+        self.parts = parts
+        self.error = ""
+        self.asked = 0
+
+    async def health(self) -> dict[str, PartHealth]:
+        self.asked += 1
+        if self.error:
+            raise RuntimeError(self.error)
+        return dict(self.parts)
+
+
+async def test_not_ready_while_a_platform_part_is_broken_and_it_is_named(tmp_path: Path) -> None:
+    store = SQLiteStore.from_url(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    board = board_for(store, write_items(tmp_path / "i.json", [mention_item(1)]))
+    chat = Platform("chat", {"chat auth": PartHealth("ok"), "chat link": PartHealth("up")})
+    board.add_platform_health(chat)
+    try:
+        async with TestClient(TestServer(build_app(board))) as client:
+            ready = await client.get("/readyz")
+            body = await ready.json()
+            assert ready.status == 200 and body["platforms"] == {
+                "chat auth": "ok",
+                "chat link": "up",
+            }
+            chat.parts["chat link"] = PartHealth("down for 40 s", broken=True)
+            down = await client.get("/readyz")
+            body = await down.json()
+            assert down.status == 503 and body["broken"] == ["chat link"]
+            assert body["platforms"]["chat link"] == "down for 40 s"
+            chat.error = "the platform client is closed"
+            unknown = await client.get("/readyz")
+            body = await unknown.json()
+            assert unknown.status == 200, "a health check that fails is no verdict"
+            assert body["platforms"] == {"chat": "unknown: the platform client is closed"}
+            assert chat.asked == 3
+    finally:
+        await store.close()

@@ -451,7 +451,7 @@ async def test_check_names_the_source_with_a_bad_token_and_exits_1(tmp_path: Pat
     assert process.returncode == 1, stdout + err.decode()
     lines = stdout.splitlines()
     [fail] = [line for line in lines if line.startswith("FAIL")]
-    assert fail.startswith("FAIL source mastodon-main: Mastodon: the credentials were rejected")
+    assert fail.startswith("FAIL source mastodon-main: the credentials were rejected")
     assert "HTTP 401" in fail and "access_token" in fail
     assert any(
         line.startswith("ok   source bluesky-main: Bluesky @brand.bsky.social") for line in lines

@@ -108,7 +108,7 @@ async def test_sigterm_while_the_store_is_down_and_every_loop_failing(tmp_path: 
     port, dead = free_port(), free_port()
     config = write_config(tmp_path, f"redis://127.0.0.1:{dead}/0", "127.0.0.1", port)
     async with serving(config) as serve:
-        await eventually(lambda: serve.said("source sample failed"), within=20)
+        await eventually(lambda: serve.said("source sample: store unavailable"), within=20)
         assert await readyz(port) == 503
         await stopped_cleanly(serve)
 

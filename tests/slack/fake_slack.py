@@ -15,6 +15,7 @@ Use the ``fake_slack`` fixture (``tests/slack/conftest.py``) or::
     fake.rate_limit("chat.postMessage", times=1)   # HTTP 429 + Retry-After: 1
     fake.rate_limit("chat.postMessage", times=None, retry_after=30)  # until fake.recover()
     fake.fail("chat.update", "message_not_found")  # {"ok": false, "error": ...}
+    fake.revoked = True                   # every method answers token_revoked (until False)
     await fake.close()
 
 ``FakeSlack`` is a ``tests.adapters.fakes.LoopbackServer`` like the other fakes: its request
@@ -86,6 +87,8 @@ class FakeSlack(SlackMethods, LoopbackServer):
         SlackMethods.__init__(self, team_id=team_id, bot_user_id=bot_user_id)
         LoopbackServer.__init__(self, clock)
         self.token = token
+        self.revoked = False
+        """When True the bot token is revoked: every method answers ``token_revoked``."""
         self.signing_secret = signing_secret
         self.app.router.add_route("*", API + "{method}", self._handle)
 
@@ -224,6 +227,8 @@ class FakeSlack(SlackMethods, LoopbackServer):
             return web.json_response({"ok": False, "error": "not_authed"})
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if self.revoked:
+            return web.json_response({"ok": False, "error": "token_revoked"})
         handler = self.handlers.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})

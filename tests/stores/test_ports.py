@@ -33,6 +33,7 @@ PORTS: dict[type, set[str]] = {
         "get_thread_by_number",
         "commit",
         "compare_and_set",
+        "assign",
         "append_event",
         "mentions",
         "get_mention",

@@ -233,3 +233,72 @@ class IssuerFake(FakeServer):
         if algorithm.startswith("HS"):
             signing = "a-shared-secret-that-is-long-enough-for-hs256"
         return jwt.encode(claims, signing, algorithm=algorithm, headers={"kid": kid or self.kid})
+
+
+class LoginFake(FakeServer):
+    """The Entra ID v2 token endpoint (``POST /{tenant}/oauth2/v2.0/token``) issuing
+    client-credentials tokens, refusing a wrong secret as Entra does (401 ``invalid_client``,
+    AADSTS7000215) and a form without the client-credentials grant (400 ``invalid_request``).
+    ``refuse`` makes every request answer 401 ``invalid_client`` until it is cleared."""
+
+    def __init__(self, *, tenant: str, client_id: str, secret: str, token: str) -> None:
+        super().__init__()
+        self.tenant = tenant
+        self.client_id = client_id
+        self.secret = secret
+        self.token = token
+        self.expires_in = 3599
+        self.refuse = False
+        self.app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
+
+    @property
+    def authority(self) -> str:
+        """A ``teams.auth_authority`` pointing here."""
+        return f"{self.url}/{self.tenant}"
+
+    @property
+    def path(self) -> str:
+        return f"/{self.tenant}/oauth2/v2.0/token"
+
+    def requests_made(self) -> int:
+        return len(self.calls(self.path, "POST"))
+
+    @staticmethod
+    def _refusal(status: int, error: str, description: str) -> web.Response:
+        body = {
+            "error": error,
+            "error_description": description,
+            "error_codes": [int(description[6:13]) if description[6:13].isdigit() else 0],
+            "timestamp": "2026-11-02 09:00:00Z",
+            "trace_id": "00000000-0000-0000-0000-000000000001",
+            "correlation_id": "00000000-0000-0000-0000-000000000002",
+        }
+        return json_error(status, body)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        if request.match_info["tenant"] != self.tenant:
+            return self._refusal(400, "invalid_request", "AADSTS90002: Tenant not found.")
+        form = await request.post()
+        if form.get("grant_type") != "client_credentials" or not form.get("scope"):
+            return self._refusal(
+                400, "invalid_request", "AADSTS900144: The request body must contain a grant."
+            )
+        client_id = str(form.get("client_id") or "")
+        if self.refuse or form.get("client_secret") != self.secret:
+            return self._refusal(
+                401,
+                "invalid_client",
+                f"AADSTS7000215: Invalid client secret provided for app '{client_id}'.",
+            )
+        if client_id != self.client_id:
+            return self._refusal(
+                400, "unauthorized_client", "AADSTS700016: Application not found in the tenant."
+            )
+        return web.json_response(
+            {
+                "token_type": "Bearer",
+                "expires_in": self.expires_in,
+                "ext_expires_in": self.expires_in,
+                "access_token": self.token,
+            }
+        )

@@ -3,7 +3,8 @@
     surface = SlackSurface.from_config(config)
     board.add_surface(surface)
     install_slack(board.desk, app, config.slack, surface)   # POST /slack/events
-    handler = await start_socket_mode(app)             # when slack.app_token is set
+    board.add_platform_health(app[HEALTH_KEY])         # slack auth, slack socket mode
+    await start_slack(app)             # auth.test; Socket Mode when slack.app_token is set
 
 Events, interactivity and slash commands all arrive at ``POST /slack/events`` (or over the
 Socket Mode websocket); bolt checks the signature and timestamp, a signed request sent
@@ -14,7 +15,9 @@ and do the work in tracked background tasks, and everything becomes an ``Interac
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import aiohttp
 from aiohttp import web
@@ -24,10 +27,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.aio import Clock
 from bot.config import SlackSettings
 from bot.desk import Desk
 from bot.errors import ConfigError
 from bot.surfaces.slack import buttons, commands, drafts, events, home, modals
+from bot.surfaces.slack.health import SlackHealth, SocketWatch
 from bot.surfaces.slack.inbound import SlackInbound
 from bot.surfaces.slack.replay import ReplayGuard
 from bot.surfaces.slack.surface import SlackSurface
@@ -46,7 +51,10 @@ REFUSED_TOKEN = frozenset(
 )
 """``apps.connections.open`` errors that no retry can fix: the app token is wrong."""
 EVENTS_PATH = "/slack/events"
+START_CHECK_TIMEOUT = 10.0
+"""Seconds the start-up ``auth.test`` may take before serving goes on without its answer."""
 SLACK_KEY: web.AppKey[SlackInbound] = web.AppKey("slack", SlackInbound)
+HEALTH_KEY: web.AppKey[SlackHealth] = web.AppKey("slack.health", SlackHealth)
 
 
 def build_bolt(settings: SlackSettings, client: AsyncWebClient) -> AsyncApp:
@@ -70,10 +78,18 @@ def build_inbound(desk: Desk, settings: SlackSettings, surface: SlackSurface) ->
 
 
 def install_slack(
-    desk: Desk, app: web.Application, settings: SlackSettings, surface: SlackSurface
+    desk: Desk,
+    app: web.Application,
+    settings: SlackSettings,
+    surface: SlackSurface,
+    *,
+    clock: Clock = time.monotonic,
 ) -> SlackInbound:
-    """Mount ``POST /slack/events`` on ``app``; background work is drained on shutdown."""
+    """Mount ``POST /slack/events`` on ``app``; background work is drained on shutdown.
+    ``app[HEALTH_KEY]`` is Slack's readiness (``health.py``), timed by ``clock``."""
     inbound = build_inbound(desk, settings, surface)
+    socket = SocketWatch(clock) if settings.app_token else None
+    app[HEALTH_KEY] = SlackHealth(surface.api, clock, socket=socket)
 
     async def slack_events(request: web.Request) -> web.Response:
         bolt_response = await inbound.bolt.async_dispatch(await to_bolt_request(request))
@@ -90,6 +106,20 @@ def install_slack(
     return inbound
 
 
+async def start_slack(
+    app: web.Application, *, web_client: AsyncWebClient | None = None
+) -> AsyncSocketModeHandler | None:
+    """Once the server runs: check the bot token (``auth.test``; a refusal is logged and
+    shown by /readyz), then connect Socket Mode if ``slack.app_token`` is set."""
+    try:
+        await asyncio.wait_for(app[HEALTH_KEY].check_auth(), START_CHECK_TIMEOUT)
+    except TimeoutError:
+        log.warning(
+            "auth.test did not answer within %.0f s; /readyz asks again", START_CHECK_TIMEOUT
+        )
+    return await start_socket_mode(app, web_client=web_client)
+
+
 async def start_socket_mode(
     app: web.Application, *, web_client: AsyncWebClient | None = None
 ) -> AsyncSocketModeHandler | None:
@@ -103,8 +133,11 @@ async def start_socket_mode(
     client = web_client or inbound.surface.api.client
     await check_app_token(client, token)
     handler = AsyncSocketModeHandler(inbound.bolt, token, web_client=client)
-    await handler.connect_async()  # type: ignore[no-untyped-call]
+    socket = app[HEALTH_KEY].socket if HEALTH_KEY in app else None
+    if socket is not None:
+        socket.watch(handler)
     inbound.socket = handler
+    await handler.connect_async()  # type: ignore[no-untyped-call]
     log.info("connected to Slack over Socket Mode")
     return handler
 

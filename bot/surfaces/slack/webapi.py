@@ -11,7 +11,9 @@ times (slack_sdk's rate-limit retry handler, waiting with the injected ``sleep``
 bound, or for a longer ``Retry-After``, the call raises ``SlackCallError`` with ``error``
 ``"ratelimited"`` and ``retry_after`` (seconds) so the caller can defer instead of blocking;
 the channel is held that long by the pacer. Other failures raise ``SlackCallError`` carrying
-Slack's ``error`` code.
+Slack's ``error`` code. Every answer Slack gives (a success, or an error code other than a
+rate limit) is passed to the ``outcome_listeners`` as ``(method, error)``, ``error`` empty on
+success: ``health.py`` learns from them whether the token is still accepted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -205,6 +207,11 @@ class SlackWebApi:
             retry_handlers=[_ConnectionRetry(sleep), _RateLimitRetry(max_retries, max_wait, sleep)],
         )
         self.pacer = ChannelPacer(per_channel_interval, clock, sleep)
+        self.outcome_listeners: list[Callable[[str, str], None]] = []
+
+    def _answered(self, method: str, error: str) -> None:
+        for listener in self.outcome_listeners:
+            listener(method, error)
 
     async def call(self, method: str, /, **params: Any) -> dict[str, Any]:
         """Call Web API ``method`` (``"chat.update"``); 429s are retried within the bound."""
@@ -222,9 +229,11 @@ class SlackWebApi:
                 if "channel" in params:
                     self.pacer.hold(str(params["channel"]), wait)
                 raise SlackCallError(method, RATE_LIMITED, retry_after=wait) from None
+            self._answered(method, error)
             raise SlackCallError(method, error) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SlackCallError(method, "connection_error", type(exc).__name__) from None
+        self._answered(method, "")
         data = response.data
         return dict(data) if isinstance(data, dict) else {"ok": True}
 

@@ -9,7 +9,9 @@ runs through its framework-neutral ``process_request`` with that identity.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,31 +27,45 @@ from microsoft_agents.hosting.core import (
 )
 from pydantic import ValidationError
 
+from bot.aio import Clock
 from bot.desk import Desk
 from bot.surfaces.teams.auth import TokenValidator, Unauthorized
 from bot.surfaces.teams.card import message_response
-from bot.surfaces.teams.connector import Connector, auth_configuration, default_token_provider
+from bot.surfaces.teams.connector import (
+    SCOPE,
+    Connector,
+    auth_configuration,
+    default_token_provider,
+)
 from bot.surfaces.teams.handler import TeamsBot
 from bot.surfaces.teams.lookups import CardLookups
 from bot.surfaces.teams.surface import TeamsSurface
+from bot.surfaces.teams.tokens import TeamsHealth, WatchedTokens
 from bot.teams_config import TeamsSettings
 
 log = logging.getLogger(__name__)
 ROUTE = "/api/messages"
+START_TOKEN_TIMEOUT = 15.0
 FAILED = "Something went wrong on our side. Try again in a moment."
 
 
 class TeamsEndpoint:
-    """The Teams side of the server: the adapter, the bot and the surface it posts with."""
+    """The Teams side of the server: the adapter, the bot, the surface it posts with, and
+    ``health`` (``teams token`` in /readyz, timed by ``clock``)."""
 
     def __init__(
         self,
         settings: TeamsSettings,
         desk: Desk,
         token_provider: AccessTokenProviderBase | None = None,
+        *,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.settings = settings
-        tokens = token_provider or default_token_provider(settings)
+        inner = token_provider or default_token_provider(settings, clock)
+        watched = WatchedTokens(inner, clock) if settings.authenticated else None
+        tokens: AccessTokenProviderBase = watched or inner
+        self.health = TeamsHealth(watched, SCOPE, [f"{SCOPE}/.default"])
 
         def provider(_config: AgentAuthConfiguration) -> AccessTokenProviderBase:
             return tokens
@@ -70,6 +86,13 @@ class TeamsEndpoint:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(ROUTE, self.handle)
+
+    async def start(self) -> None:
+        """Ask for a first token once the server runs; a refusal shows in /readyz."""
+        try:
+            await asyncio.wait_for(self.health.fetch(), START_TOKEN_TIMEOUT)
+        except TimeoutError:
+            log.warning("no Teams token within %.0f s; /readyz asks again", START_TOKEN_TIMEOUT)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:

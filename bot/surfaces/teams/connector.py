@@ -1,13 +1,15 @@
 """Outgoing Bot Connector calls, through the Agents SDK's connector client.
 
-Tokens come from an SDK token provider (MSAL client credentials in production); without an
-app id the calls go out without a token, as the Bot Framework Emulator expects. Connector
+Tokens come from an SDK token provider: ``tokens.ClientSecretTokens`` for a client secret,
+MSAL for a certificate; without an app id the calls go out without a token, as the Bot
+Framework Emulator expects. Connector
 failures become ``TeamsApiError`` (with ``retry_after`` on 429) at this edge.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -28,8 +30,10 @@ from microsoft_agents.hosting.core import (
 from microsoft_agents.hosting.core.authorization import AuthTypes
 from microsoft_agents.hosting.core.connector import TeamsConnectorClient
 
+from bot.aio import Clock
 from bot.errors import SwitchboardError
 from bot.retry_after import parse_retry_after
+from bot.surfaces.teams.tokens import ClientSecretTokens
 from bot.teams_config import TeamsSettings
 
 SCOPE = AuthenticationConstants.AGENTS_SDK_SCOPE
@@ -61,9 +65,13 @@ def auth_configuration(settings: TeamsSettings) -> AgentAuthConfiguration:
     )
 
 
-def default_token_provider(settings: TeamsSettings) -> AccessTokenProviderBase:
+def default_token_provider(
+    settings: TeamsSettings, clock: Clock = time.monotonic
+) -> AccessTokenProviderBase:
     if not settings.authenticated:
         return AnonymousTokenProvider()
+    if not settings.certificate_path:
+        return ClientSecretTokens(settings, auth_configuration(settings), clock=clock)
     from microsoft_agents.authentication.msal import MsalAuth
 
     return MsalAuth(auth_configuration(settings))
