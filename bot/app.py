@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from adapters.base import source_class
 from bot.aio import Sleep, sleep_unless_stopped
@@ -34,6 +34,10 @@ from bot.store import Store, open_store
 log = logging.getLogger(__name__)
 PROBE = "health.probe"
 """Key-value namespace of the readiness write probe (one entry per replica, 60 s expiry)."""
+RETENTION_LEASE = "retention"
+"""The lease the retention loop runs under: one replica at a time archives."""
+RETENTION_BATCH = 500
+"""Threads archived per store call (each call is one transaction or a pipeline of scripts)."""
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -60,7 +64,9 @@ class Switchboard:
     platforms: list[PlatformHealth] = field(default_factory=list)
     """Chat platforms whose credentials and connections /readyz reports."""
     clock: Callable[[], datetime] = utcnow
-    """The time the services read (injectable: tests drive it)."""
+    """The time the services and the retention loop read (injectable: tests drive it)."""
+    retention_interval: float = 3600.0
+    """Seconds between retention runs (``store.retention_days``), slept with ``sleep``."""
 
     def __post_init__(self) -> None:
         by_name = {s.name: s for s in self.sources}
@@ -97,7 +103,10 @@ class Switchboard:
         cls, config: Config, surfaces: Sequence[Surface] = (), store: Store | None = None
     ) -> Switchboard:
         return cls(
-            config, store or open_store(config.store.url), build_sources(config), [*surfaces]
+            config,
+            store or open_store(config.store.url, prefix=config.store.prefix),
+            build_sources(config),
+            [*surfaces],
         )
 
     def add_surface(self, surface: Surface) -> None:
@@ -121,6 +130,54 @@ class Switchboard:
         if ingest:
             self._tasks["ingest"] = asyncio.create_task(self.ingestor.run(self._stop))
         self._tasks["dispatcher"] = asyncio.create_task(self.dispatcher.run(self._stop))
+        if self.config.store.retention_days > 0:
+            self._tasks["retention"] = asyncio.create_task(self._retention())
+
+    async def _retention(self) -> None:
+        """``retain`` every ``retention_interval``; a failure (store, lease) is logged and
+        tried again after a backoff. Releases the lease when stopped."""
+        backoff = 1.0
+        outage = StoreOutage(log, "retention")
+        try:
+            while not self._stop.is_set():
+                try:
+                    archived = await self.retain()
+                    outage.recovered()
+                    if archived:
+                        log.info("archived %d threads closed past the retention period", archived)
+                    delay, backoff = self.retention_interval, 1.0
+                except Exception as exc:
+                    delay = jittered(backoff)
+                    if not outage.failed(exc, delay):
+                        log.warning("retention failed (%s); retrying in %.0fs", exc, delay)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                await sleep_unless_stopped(self._stop, delay, self.sleep)
+        finally:
+            await asyncio.shield(self._release_retention())
+
+    async def retain(self) -> int:
+        """One retention run, when this replica holds (or takes) the retention lease: archive
+        every thread closed more than ``store.retention_days`` ago, a batch per store call.
+        Returns how many were archived (0 when another replica holds the lease, or the
+        retention is 0: keep forever)."""
+        days = self.config.store.retention_days
+        if days <= 0:
+            return 0
+        ttl = 2 * self.retention_interval
+        before = self.clock() - timedelta(days=days)
+        archived = 0
+        while await self.store.acquire_lease(RETENTION_LEASE, self.replica, ttl):
+            count = await self.store.archive_closed(before, RETENTION_BATCH)
+            archived += count
+            if count < RETENTION_BATCH:
+                break
+        return archived
+
+    async def _release_retention(self) -> None:
+        try:
+            await self.store.release_lease(RETENTION_LEASE, self.replica)
+        except Exception as exc:  # it lapses by itself
+            log.warning("could not release the retention lease (%s); it will lapse", exc)
 
     async def _recover_replies(self) -> None:
         """``ReplyService.recover`` until it gets through once, backing off between tries."""
@@ -185,13 +242,20 @@ class Switchboard:
         without taking the bot out of service; a rate-limited one is only listed."""
         report: dict[str, object] = {}
         broken: list[str] = []
-        try:
-            probe = self.store.kv_put(PROBE, self.replica, utcnow().isoformat(), ttl=60)
-            await asyncio.wait_for(probe, timeout=self.probe_timeout)
-            report["store"] = "ok"
-        except Exception as exc:
-            report["store"] = f"failing: {exc or type(exc).__name__}"
+        upgrading = self.store.upgrade_progress
+        if upgrading is None:
+            try:
+                probe = self.store.kv_put(PROBE, self.replica, utcnow().isoformat(), ttl=60)
+                await asyncio.wait_for(probe, timeout=self.probe_timeout)
+                report["store"] = "ok"
+            except Exception as exc:
+                report["store"] = f"failing: {exc or type(exc).__name__}"
+                broken.append("store")
+                upgrading = self.store.upgrade_progress  # the probe may have started it
+        else:
             broken.append("store")
+        if upgrading is not None:
+            report["store"] = f"upgrading ({upgrading})"
         sources: dict[str, str] = {}
         for health in self.ingestor.health.values():
             if health.state is LoopState.DEAD:

@@ -102,7 +102,7 @@ async def check(config: Config) -> int:
         print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
 
     report(True, "config", f"{len(config.departments)} departments, {len(config.sources)} sources")
-    store = open_store(config.store.url)
+    store = open_store(config.store.url, prefix=config.store.prefix)
     try:
         await store.ping()
         report(True, "store", config.store.url.split("@")[-1])
@@ -146,7 +146,7 @@ def parse_since(text: str | None) -> datetime | None:
 
 
 async def audit(config: Config, since: str | None) -> int:
-    store = open_store(config.store.url)
+    store = open_store(config.store.url, prefix=config.store.prefix)
     try:
         for event in await store.audit(parse_since(since)):
             print(json.dumps(event.model_dump(mode="json"), ensure_ascii=False))

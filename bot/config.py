@@ -30,6 +30,7 @@ from bot.sla.settings import (
     build_policies,
     build_policy,
 )
+from bot.store.keys import check_prefix, split_prefix
 from bot.teams_config import TeamsSettings
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -44,6 +45,11 @@ STORE_SCHEMES = ("sqlite", "redis", "rediss", "unix")
 
 class StoreSettings(Section):
     url: str = "sqlite:///switchboard.sqlite3"
+    prefix: str | None = None
+    """Redis only: the start of every key (default ``sb:``), also given as ``?prefix=`` in the
+    URL, so several deployments can share one Redis."""
+    retention_days: int = 90
+    """Resolved (and spam) threads are archived this many days after closing; 0 keeps them."""
 
     @field_validator("url")
     @classmethod
@@ -54,7 +60,36 @@ class StoreSettings(Section):
                 f"{value!r} is not a store URL; use sqlite:///path/to/file.sqlite3 "
                 "or redis://host:6379/0"
             )
+        _, in_url = split_prefix(value)
+        if in_url is not None:
+            check_prefix(in_url)
         return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        return None if value is None else check_prefix(value)
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(
+                "must be a whole number of days, 0 or more; use e.g. 90, or 0 to keep "
+                "closed threads forever"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_prefix(self) -> StoreSettings:
+        _, in_url = split_prefix(self.url)
+        if self.url.split(":", 1)[0].lower() == "sqlite" and (self.prefix or in_url):
+            raise ValueError("store.prefix applies to a Redis store only; remove it")
+        if self.prefix is not None and in_url is not None and in_url != self.prefix:
+            raise ValueError(
+                f"store.prefix {self.prefix!r} and the URL's ?prefix={in_url} differ; keep one"
+            )
+        return self
 
 
 class ServerSettings(Section):

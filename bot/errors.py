@@ -34,6 +34,23 @@ class ThreadNotFound(SwitchboardError):
         self.ref = ref
 
 
+class ThreadArchived(ThreadNotFound):
+    """The thread was closed longer ago than the retention period and archived; only its
+    audit events are left."""
+
+    def __init__(self, thread: str, closed_on: str, days: int, *, spam: bool = False) -> None:
+        closed = "marked as spam" if spam else "resolved"
+        unit = "day" if days == 1 else "days"
+        SwitchboardError.__init__(
+            self,
+            f"{thread} was {closed} on {closed_on} and archived after {days} {unit}; "
+            "its history is in the audit log.",
+        )
+        self.ref = thread
+        self.closed_on = closed_on
+        self.days = days
+
+
 class NoActiveThread(SwitchboardError):
     def __init__(self) -> None:
         super().__init__("You have no active thread. Name one (e.g. T-1042) or claim one first.")

@@ -33,6 +33,7 @@ from bot.errors import (
     NothingToSendBack,
     NotOwner,
     SwitchboardError,
+    ThreadArchived,
     ThreadNotFound,
     UnknownDepartment,
 )
@@ -144,7 +145,9 @@ class ThreadService:
 
     # lookups -----------------------------------------------------------------------------------
     async def find(self, ref: str | None, actor: Person | None = None) -> Thread:
-        """A thread by ``T-1042``, ``1042`` or id; with no ref, the actor's active thread."""
+        """A thread by ``T-1042``, ``1042`` or id; with no ref, the actor's active thread.
+
+        ThreadArchived (a ThreadNotFound) when retention archived it; ThreadNotFound else."""
         ref = (ref or "").strip()
         if not ref:
             if actor is None:
@@ -159,9 +162,16 @@ class ThreadService:
             thread = await self.store.get_thread_by_number(int(number))
         if thread is None:
             thread = await self.store.get_thread(ref)
-        if thread is None:
-            raise ThreadNotFound(ref)
-        return thread
+        if thread is not None:
+            return thread
+        gone = None
+        if number.isdigit():
+            gone = await self.store.get_archived_by_number(int(number))
+        if gone is None:
+            gone = await self.store.get_archived(ref)
+        if gone is not None:
+            raise ThreadArchived(gone.short_id, gone.closed_on, gone.kept_days, spam=gone.spam)
+        raise ThreadNotFound(ref)
 
     async def waiting(
         self, department: str | None = None, limit: int | None = None

@@ -12,13 +12,14 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from bot.domain import (
     AuditEvent,
     CardRef,
+    Frozen,
     Mention,
     OutboxItem,
     Person,
@@ -51,6 +52,71 @@ class CasOutcome:
     current: Thread | None
     """The thread as stored after the step: the proposed one, or the one that won the race
     (None when the thread does not exist)."""
+
+
+class ArchivedThread(Frozen):
+    """What is left of a closed thread once retention archived it: enough to say what became
+    of ``T-n``. Its audit events stay in the audit log."""
+
+    id: str
+    number: int
+    department: str
+    resolved_at: datetime
+    """When it was resolved (or marked as spam)."""
+    archived_at: datetime
+    spam: bool = False
+
+    @classmethod
+    def of(cls, thread: Thread, archived_at: datetime) -> ArchivedThread:
+        return cls(
+            id=thread.id,
+            number=thread.number,
+            department=thread.department,
+            resolved_at=thread.resolved_at or thread.updated_at,
+            archived_at=archived_at,
+            spam=thread.spam,
+        )
+
+    @property
+    def short_id(self) -> str:
+        return f"T-{self.number}"
+
+    @property
+    def closed_on(self) -> str:
+        """The UTC date it was closed, ``2026-11-01``."""
+        at = self.resolved_at
+        return (at.astimezone(UTC) if at.tzinfo is not None else at).date().isoformat()
+
+    @property
+    def kept_days(self) -> int:
+        """Whole days between closing and archiving."""
+        return max(0, (self.archived_at - self.resolved_at).days)
+
+
+@dataclass
+class UpgradeProgress:
+    """A schema upgrade a store is running on data written by an older release."""
+
+    start: int
+    """The schema version the data was at."""
+    target: int
+    step: int = 0
+    """The version being upgraded to now."""
+    done: int = 0
+    total: int = 0
+    """Threads the current step has indexed, of how many."""
+
+    def begin(self, step: int, total: int = 0) -> None:
+        """A step starts: ``total`` threads to go through (0: it does not count threads)."""
+        self.done, self.total, self.step = 0, total, step
+
+    def __str__(self) -> str:
+        where = f"schema {self.start} -> {self.target}"
+        if not self.step:
+            return where
+        if not self.total:
+            return f"{where}, step {self.step}"
+        return f"{where}, step {self.step}: {self.done} of {self.total} threads"
 
 
 @dataclass(frozen=True)
@@ -171,6 +237,27 @@ class ThreadRepository(Protocol):
     async def held_threads(self, owner_key: str, *, limit: int | None = None) -> list[Thread]:
         """The open threads (``bot.domain.is_open``) whose owner has ``owner_key``, oldest
         first, at most ``limit``; read from an index like ``waiting_threads``."""
+
+
+@runtime_checkable
+class Retention(Protocol):
+    """Closed threads leave the hot data once ``store.retention_days`` have passed.
+
+    Archiving a thread removes it, its mentions, its conversation mapping (a later mention in
+    that conversation opens a new thread) and its card refs, and leaves an ``ArchivedThread``.
+    Its audit events are kept. Threads are found through an index of closed threads by
+    closing time, kept in the same atomic step as every change: a run costs what is due."""
+
+    @abstractmethod
+    async def archive_closed(self, before: datetime, limit: int) -> int:
+        """Archive up to ``limit`` threads resolved (or marked as spam) before ``before``,
+        earliest closed first; each one atomically. Returns how many were archived."""
+
+    @abstractmethod
+    async def get_archived(self, thread_id: str) -> ArchivedThread | None: ...
+
+    @abstractmethod
+    async def get_archived_by_number(self, number: int) -> ArchivedThread | None: ...
 
 
 @runtime_checkable
@@ -303,8 +390,9 @@ class Health(Protocol):
         """Raise StoreError when the store cannot be reached."""
 
 
-class ThreadStore(ThreadRepository, Presence, SourceState, Protocol):
-    """What the thread service's own rules touch (own posts are dropped at ingest)."""
+class ThreadStore(ThreadRepository, Presence, SourceState, Retention, Protocol):
+    """What the thread service's own rules touch (own posts are dropped at ingest; an archived
+    thread is named, not "not found")."""
 
 
 class ReplyStore(ThreadRepository, SourceState, ReplyLedger, Protocol):
@@ -315,8 +403,13 @@ class IngestStore(SourceState, Coordination, Protocol):
     """What the ingestor touches: cursors and the per-source polling lease."""
 
 
+class RetentionStore(Retention, Coordination, Protocol):
+    """What the retention loop touches: the archive and its lease (one replica at a time)."""
+
+
 ROLE_PORTS: tuple[type, ...] = (
     ThreadRepository,
+    Retention,
     CardOutbox,
     Coordination,
     SourceState,

@@ -18,8 +18,10 @@ from bot.storage import (
     KeyValue,
     Presence,
     ReplyLedger,
+    Retention,
     SourceState,
     ThreadRepository,
+    UpgradeProgress,
 )
 
 __all__ = ["Clock", "IngestOutcome", "IngestStatus", "Store"]
@@ -30,6 +32,7 @@ Clock = Callable[[], float]
 
 class Store(
     ThreadRepository,
+    Retention,
     CardOutbox,
     Coordination,
     SourceState,
@@ -46,6 +49,12 @@ class Store(
         from bot.store import open_store
 
         return open_store(url, clock=clock)
+
+    @property
+    def upgrade_progress(self) -> UpgradeProgress | None:
+        """The schema upgrade this store is running now (the first command of a store opened
+        on data of an older release runs it), or None."""
+        return None
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -6,9 +6,33 @@ text) can make one kind of key collide with another.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 from bot.domain import ThreadState
 
 DEFAULT_PREFIX = "sb:"
+
+
+def check_prefix(prefix: str) -> str:
+    """``prefix`` when it can start every key: not empty, no blanks or control characters."""
+    if not prefix or any(ch.isspace() or not ch.isprintable() for ch in prefix):
+        raise ValueError(
+            f"the Redis key prefix {prefix!r} must be non-empty, without spaces or control "
+            "characters; use e.g. acme: (every key then starts with it)"
+        )
+    return prefix
+
+
+def split_prefix(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``prefix`` query parameter, and that parameter (None: absent):
+    ``redis://host:6379/0?prefix=acme:`` -> (``redis://host:6379/0``, ``acme:``)."""
+    base, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    found = [value for name, value in pairs if name == "prefix"]
+    if not found:
+        return url, None
+    rest = urlencode([(name, value) for name, value in pairs if name != "prefix"])
+    return f"{base}?{rest}" if rest else base, found[-1]
 
 
 class Keys:
@@ -153,6 +177,28 @@ class Keys:
         """The namespace's length goes first, so no text in either part can make two
         (namespace, key) pairs share an entry."""
         return self._k("kv", f"{len(namespace)}:{namespace}:{key}")
+
+    # retention (schema 4)
+    @property
+    def closed(self) -> str:
+        """Sorted set of the resolved thread ids (spam included), scored by the time they were
+        closed, in microseconds."""
+        return self._k("closed")
+
+    @property
+    def archived(self) -> str:
+        """Hash thread id -> the archived thread's tombstone JSON."""
+        return self._k("archived")
+
+    @property
+    def archived_numbers(self) -> str:
+        """Hash thread number -> the same tombstone JSON."""
+        return self._k("archived_numbers")
+
+    @property
+    def mention_head(self) -> str:
+        """The start of every mention key (the archive script appends the mention key)."""
+        return f"{self.prefix}mention:"
 
     @property
     def schema(self) -> str:

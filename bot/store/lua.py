@@ -171,6 +171,13 @@ end
 reindex(thread_id, cur[3], cur[4] or '', ARGV[13], cur[5] or '', ARGV[14], ARGV[15], ARGV[16],
         KEYS[9])
 if ARGV[17] ~= '' then redis.call('HSET', KEYS[10], ARGV[17], thread_id) end
+-- The closed index (schema 4), KEYS[11]: a thread entering 'resolved' is scored by the time
+-- of this change (the event's, in us); one leaving it (reopened) leaves the index.
+if ARGV[11] == 'resolved' then
+  if cur[2] ~= 'resolved' then redis.call('ZADD', KEYS[11], ARGV[3], thread_id) end
+elseif cur[2] == 'resolved' then
+  redis.call('ZREM', KEYS[11], thread_id)
+end
 append_event()
 return {1}
 """
@@ -384,6 +391,51 @@ if mode == 'keep' then
 elseif mode == 'kv' and not kv_live(KEYS[2], now) then
   kv_put(KEYS[2], ARGV[2] ~= '' and ARGV[2] or holder, deadline, gc)
 end
+return 1
+"""
+)
+
+INDEX_CLOSED = """
+-- Schema 4 upgrade of one thread resolved before the closed index existed.
+-- KEYS: thread, closed threads set; ARGV: thread id, version it was read at, closing time (us).
+-- 0: nothing to do (gone, reopened, or indexed by a commit); -1: it changed since it was read
+-- (read it again); 1: indexed.
+local cur = redis.call('HMGET', KEYS[1], 'version', 'state')
+if not cur[1] then return 0 end
+if tonumber(cur[1]) ~= tonumber(ARGV[2]) then return -1 end
+if cur[2] ~= 'resolved' then return 0 end
+return redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1])
+"""
+
+ARCHIVE = (
+    _INDEX_LIB
+    + """
+-- Archive one closed thread: the thread, its mentions, its conversation mapping and its card
+-- refs go, a tombstone stays; its events (and its list of event ids) are kept.
+-- KEYS: thread, thread mentions, thread cards, conversation, all threads, closed threads,
+--       archived by id, archived by number, all waiting threads
+-- ARGV: thread id, version it was read at, tombstone doc, number, 'threads in state' head,
+--       mention head, waiting head, held head
+-- 0: no such thread, or not resolved (its stale closed entry is dropped); -1: it changed since
+-- it was read (read it again if still due); 1: archived.
+local id = ARGV[1]
+local cur = redis.call('HMGET', KEYS[1], 'version', 'state', 'waiting', 'held')
+if not cur[1] or cur[2] ~= 'resolved' then
+  redis.call('ZREM', KEYS[6], id)
+  return 0
+end
+if tonumber(cur[1]) ~= tonumber(ARGV[2]) then return -1 end
+for _, key in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  redis.call('DEL', ARGV[6] .. key)
+end
+if redis.call('GET', KEYS[4]) == id then redis.call('DEL', KEYS[4]) end
+reindex(id, 0, cur[3] or '', '', cur[4] or '', '', ARGV[7], ARGV[8], KEYS[9])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[5], id)
+redis.call('ZREM', ARGV[5] .. cur[2], id)
+redis.call('ZREM', KEYS[6], id)
+redis.call('HSET', KEYS[7], id, ARGV[3])
+redis.call('HSET', KEYS[8], ARGV[4], ARGV[3])
 return 1
 """
 )

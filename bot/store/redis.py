@@ -19,7 +19,7 @@ from bot.domain import (
     Thread,
     ThreadState,
 )
-from bot.errors import StoreError
+from bot.errors import ConfigError, StoreError
 from bot.storage import Assignment, CasOutcome, IngestOutcome, IngestStatus
 from bot.store import lua
 from bot.store.base import Store
@@ -34,10 +34,11 @@ from bot.store.codec import (
     micros,
     waiting_in,
 )
-from bot.store.keys import DEFAULT_PREFIX
+from bot.store.keys import DEFAULT_PREFIX, check_prefix, split_prefix
 from bot.store.redis_io import guarded, opt, text, texts
 from bot.store.redis_kv import RedisKV
 from bot.store.redis_replies import RedisReplies
+from bot.store.redis_retention import RedisRetention
 
 THREAD_FIELDS = ("doc", "number", "version", "mention_count", "state", "owner", "updated_at")
 """What every read of a thread returns (``lua._FIELDS_LIB``)."""
@@ -45,7 +46,7 @@ WIDTH = len(THREAD_FIELDS)
 MAX_RETRIES = 1000
 
 
-class RedisStore(RedisReplies, RedisKV, Store):
+class RedisStore(RedisReplies, RedisKV, RedisRetention, Store):
     """``RedisStore(client, prefix, clock=time.time)``: ``clock`` (epoch seconds) decides
     leases, outbox visibility, reply-attempt leases and KV expiry."""
 
@@ -70,17 +71,19 @@ class RedisStore(RedisReplies, RedisKV, Store):
 
     @staticmethod
     def from_url(
-        url: str, prefix: str = DEFAULT_PREFIX, *, clock: Callable[[], float] | None = None
+        url: str, prefix: str | None = None, *, clock: Callable[[], float] | None = None
     ) -> RedisStore:
-        """``redis://host:6379/0`` (or rediss://, unix://); every key starts with ``prefix``."""
+        """``redis://host:6379/0`` (or rediss://, unix://); every key starts with ``prefix``,
+        else with the URL's ``?prefix=acme:``, else with ``sb:``."""
+        bare, chosen = _prefix_of(url, prefix)
         client = Redis.from_url(
-            url,
+            bare,
             decode_responses=True,
             socket_connect_timeout=5,
             socket_timeout=10,
             retry=Retry(NoBackoff(), 0),  # a lost reply must not run a script twice
         )
-        return RedisStore(client, prefix, clock=clock or time.time)
+        return RedisStore(client, chosen, clock=clock or time.time)
 
     # lifecycle ---------------------------------------------------------------------------
     @guarded
@@ -166,6 +169,7 @@ class RedisStore(RedisReplies, RedisKV, Store):
         k = self.keys
         keys, args = self._event_io(event, notify)
         keys += [k.thread(thread.id), k.waiting_all, k.active]
+        keys.append(k.closed)
         args += [expected_version, dump(thread), thread.version, thread.mention_count]
         args += [thread.state.value, thread.id, waiting_in(thread), held_by(thread)]
         args += [k.waiting_head, k.held_head, active or "", k.threads_in_head]
@@ -376,3 +380,18 @@ def _thread(fields: list[str | None]) -> Thread | None:
         owner=owner,
         updated_at=updated_at,
     )
+
+
+def _prefix_of(url: str, prefix: str | None) -> tuple[str, str]:
+    """The URL without ``?prefix=`` and the key prefix to use; ConfigError when it is blank or
+    the URL and ``prefix`` disagree."""
+    bare, in_url = split_prefix(url)
+    if prefix is not None and in_url is not None and prefix != in_url:
+        raise ConfigError(
+            f"store.prefix {prefix!r} and the URL's ?prefix={in_url} differ; keep one"
+        )
+    chosen = prefix if prefix is not None else in_url if in_url is not None else DEFAULT_PREFIX
+    try:
+        return bare, check_prefix(chosen)
+    except ValueError as exc:
+        raise ConfigError(f"store: {exc}") from None

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.errors import StoreError
+from bot.storage import UpgradeProgress
 from bot.store.keys import DEFAULT_PREFIX, Keys
 from bot.store.redis_schema import upgrade
 
@@ -69,18 +70,38 @@ class RedisIO:
         host, port = opts.get("host", "localhost"), opts.get("port", 6379)
         self.where = str(opts.get("path") or f"{host}:{port}")
         self._upgraded = False
-        self._upgrading = asyncio.Lock()
+        self._upgrading: asyncio.Future[None] | None = None
+        self._progress: UpgradeProgress | None = None
 
     def _now_ms(self) -> float:
         return self.clock() * 1000
 
+    @property
+    def upgrade_progress(self) -> UpgradeProgress | None:
+        """The schema upgrade the first command of this instance is running, or None."""
+        return self._progress
+
+    def _report(self, progress: UpgradeProgress | None) -> None:
+        self._progress = progress
+
     async def _ensure_schema(self) -> None:
+        """Run the upgrade once per instance. It runs in a task of its own, so a caller that
+        gives up waiting (a readiness probe's timeout) does not abort it for the others; one
+        that failed is tried again by the next command."""
         if self._upgraded:
             return
-        async with self._upgrading:
-            if not self._upgraded:
-                await upgrade(self.client, self.keys, self.clock)
-                self._upgraded = True
+        task = self._upgrading
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._upgrading = asyncio.ensure_future(self._upgrade())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        await asyncio.shield(task)
+
+    async def _upgrade(self) -> None:
+        try:
+            await upgrade(self.client, self.keys, self.clock, self._report)
+            self._upgraded = True
+        finally:
+            self._progress = None
 
 
 def text(value: object) -> str:

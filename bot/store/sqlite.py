@@ -35,6 +35,7 @@ from bot.store.codec import (
 from bot.store.sqlite_io import Conn, one
 from bot.store.sqlite_kv import SQLiteKV
 from bot.store.sqlite_replies import SQLiteReplies
+from bot.store.sqlite_retention import SQLiteRetention
 from bot.store.sqlite_schema import sqlite_path
 
 UPDATE_THREAD = (
@@ -48,7 +49,14 @@ INSERT_THREAD = (
 )
 
 
-class SQLiteStore(SQLiteReplies, SQLiteKV, Store):
+TOP_NUMBER = (
+    "SELECT MAX(n) FROM (SELECT MAX(number) AS n FROM threads"
+    " UNION ALL SELECT MAX(number) FROM archived)"
+)
+"""The highest thread number given so far: an archived thread's number is never reused."""
+
+
+class SQLiteStore(SQLiteReplies, SQLiteKV, SQLiteRetention, Store):
     """``SQLiteStore(path, clock=time.time)``: ``clock`` (epoch seconds) decides leases,
     outbox visibility, reply-attempt leases and KV expiry."""
 
@@ -72,7 +80,7 @@ class SQLiteStore(SQLiteReplies, SQLiteKV, Store):
                 c.execute(UPDATE_THREAD, {**_row(thread), "expected": existing.version})
                 event_now = attached(event, thread.id)
             else:
-                top = one(c, "SELECT MAX(number) FROM threads")
+                top = one(c, TOP_NUMBER)
                 number = FIRST_THREAD_NUMBER if top is None else top + 1
                 thread, status = (
                     new_thread.model_copy(update={"number": number}),

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from bot.errors import StoreError
+from bot.storage import UpgradeProgress
 from bot.store.sqlite_schema import open_database
 
 T = TypeVar("T")
@@ -30,10 +31,19 @@ class SQLiteIO:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         self._conn: Conn | None = None
         self._closed = False
+        self._progress: UpgradeProgress | None = None
+
+    @property
+    def upgrade_progress(self) -> UpgradeProgress | None:
+        """The schema upgrade the first transaction is running (in the worker thread), or None."""
+        return self._progress
+
+    def _report(self, progress: UpgradeProgress | None) -> None:
+        self._progress = progress
 
     def _connect(self) -> Conn:
         if self._conn is None:
-            self._conn = open_database(self.path, self.clock)
+            self._conn = open_database(self.path, self.clock, self._report)
         return self._conn
 
     def _transaction(self, fn: Callable[[Conn], T], write: bool) -> T:

@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 from bot.domain import Thread
 from bot.errors import ConfigError, StoreError
+from bot.storage import UpgradeProgress
 from bot.store.codec import held_by, waiting_in
 from bot.store.migrate import DROP, cursor_move, lease_move
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE threads (
     id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, version INTEGER NOT NULL,
@@ -61,8 +62,9 @@ def _script(conn: sqlite3.Connection, sql: str) -> None:
             conn.execute(statement)
 
 
-def _to_2(conn: sqlite3.Connection, now: float) -> None:
+def _to_2(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> None:
     """Add ``kv``; move the lookups kept in cursors and leases into it (``bot.store.migrate``)."""
+    progress.begin(2)
     _script(conn, KV_SCHEMA)
     put = "INSERT OR IGNORE INTO kv (namespace, key, value, expires_at) VALUES (?, ?, ?, ?)"
     for source, cursor in conn.execute("SELECT source, cursor FROM cursors").fetchall():
@@ -93,8 +95,9 @@ of the person holding it open (``bot.store.codec``), NULL otherwise; partial ind
 BATCH = 10_000
 
 
-def _to_3(conn: sqlite3.Connection, now: float) -> None:
+def _to_3(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> None:
     """Add the ``waiting`` and ``held`` columns and their indexes; fill them for every thread."""
+    progress.begin(3, conn.execute("SELECT COUNT(*) FROM threads").fetchone()[0])
     _script(conn, QUERY_SCHEMA)
     page = "SELECT number, doc FROM threads WHERE number > ? ORDER BY number LIMIT ?"
     sql = "UPDATE threads SET waiting = ?, held = ? WHERE number = ?"
@@ -104,9 +107,68 @@ def _to_3(conn: sqlite3.Connection, now: float) -> None:
         threads = [(number, Thread.model_validate_json(doc)) for number, doc in batch]
         values = [(waiting_in(t) or None, held_by(t) or None, n) for n, t in threads]
         conn.executemany(sql, values)
+        progress.done += len(batch)
 
 
-UPGRADES: dict[int, Callable[[sqlite3.Connection, float], None]] = {2: _to_2, 3: _to_3}
+def _closed_us(row: str) -> str:
+    """SQL: when the thread whose JSON document is ``<row>.doc`` was closed, in epoch
+    microseconds. SQLite keeps dates to the millisecond (rounded to the nearest), so this is
+    that millisecond plus half of one: never before the real time, at most 1 ms after."""
+    at = ", ".join(
+        f"json_extract({row}.doc, '$.{field}')" for field in ("resolved_at", "updated_at")
+    )
+    at = f"COALESCE({at})"
+    seconds, millis = f"strftime('%s', {at})", f"substr(strftime('%f', {at}), 4)"
+    ms = f"CAST({seconds} AS INTEGER) * 1000 + CAST({millis} AS INTEGER)"
+    return f"(({ms}) * 1000 + 500)"
+
+
+RETENTION_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS closed ( thread_id TEXT PRIMARY KEY, closed_us INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS closed_by_time ON closed (closed_us, thread_id)",
+    "CREATE TABLE IF NOT EXISTS archived ("
+    " id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, doc TEXT NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS threads_closed_new AFTER INSERT ON threads"
+    " WHEN NEW.state = 'resolved' BEGIN"
+    f" INSERT OR REPLACE INTO closed (thread_id, closed_us) VALUES (NEW.id, {_closed_us('NEW')});"
+    " END",
+    "CREATE TRIGGER IF NOT EXISTS threads_closed AFTER UPDATE OF state ON threads"
+    " WHEN NEW.state = 'resolved' AND OLD.state <> 'resolved' BEGIN"
+    f" INSERT OR REPLACE INTO closed (thread_id, closed_us) VALUES (NEW.id, {_closed_us('NEW')});"
+    " END",
+    "CREATE TRIGGER IF NOT EXISTS threads_reopened AFTER UPDATE OF state ON threads"
+    " WHEN NEW.state <> 'resolved' AND OLD.state = 'resolved' BEGIN"
+    " DELETE FROM closed WHERE thread_id = NEW.id; END",
+    "CREATE TRIGGER IF NOT EXISTS threads_removed AFTER DELETE ON threads BEGIN"
+    " DELETE FROM closed WHERE thread_id = OLD.id; END",
+)
+"""Schema 4: ``closed`` indexes every resolved thread (spam included) by the time it was
+closed, kept by triggers in the statement that changes the thread's state, whichever path
+writes it; ``archived`` keeps the tombstone of each archived thread (``bot.storage.Retention``).
+A thread resolved again (resolved -> resolved, e.g. marked as spam) keeps its closing time."""
+
+
+def _to_4(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> None:
+    """Add ``closed`` and ``archived`` and the triggers; index every resolved thread. Each
+    statement does nothing once done (a file turned back to an older version upgrades again)."""
+    resolved = "FROM threads WHERE state = 'resolved'"
+    progress.begin(4, conn.execute(f"SELECT COUNT(*) {resolved}").fetchone()[0])
+    for statement in RETENTION_SCHEMA:
+        conn.execute(statement)
+    page = f"SELECT number {resolved} AND number > ? ORDER BY number LIMIT ?"
+    fill = (
+        f"INSERT OR IGNORE INTO closed (thread_id, closed_us) SELECT id, {_closed_us('threads')}"
+        f" {resolved} AND number > ? AND number <= ?"
+    )
+    last = -1
+    while batch := conn.execute(page, (last, BATCH)).fetchall():
+        conn.execute(fill, (last, batch[-1][0]))
+        last = batch[-1][0]
+        progress.done += len(batch)
+
+
+Step = Callable[[sqlite3.Connection, float, UpgradeProgress], None]
+UPGRADES: dict[int, Step] = {2: _to_2, 3: _to_3, 4: _to_4}
 """Schema version -> the step that upgrades the version before it, in one transaction."""
 
 
@@ -135,10 +197,15 @@ def _wal(conn: sqlite3.Connection, attempts: int = 200) -> None:
             time.sleep(0.01)
 
 
-def open_database(path: str, clock: Callable[[], float]) -> sqlite3.Connection:
+def open_database(
+    path: str,
+    clock: Callable[[], float],
+    report: Callable[[UpgradeProgress | None], None] | None = None,
+) -> sqlite3.Connection:
     """Open (creating or upgrading) the database: WAL, full sync, explicit transactions.
 
-    ``clock`` dates what an upgrade moves (the remaining time of migrated leases)."""
+    ``clock`` dates what an upgrade moves (the remaining time of migrated leases); ``report``
+    is handed the progress of an upgrade when one starts (updated as it goes), None at the end."""
     folder = os.path.dirname(os.path.abspath(path))
     if path != ":memory:" and not os.path.isdir(folder):
         raise StoreError(f"cannot open SQLite store {path}: no directory {folder}")
@@ -157,11 +224,17 @@ def open_database(path: str, clock: Callable[[], float]) -> sqlite3.Connection:
             _script(conn, SCHEMA)
             version = 1
         if version < SCHEMA_VERSION:
+            progress = UpgradeProgress(version, SCHEMA_VERSION)
+            if report is not None:
+                report(progress)
             for step in range(version + 1, SCHEMA_VERSION + 1):
-                UPGRADES[step](conn, clock())
+                UPGRADES[step](conn, clock(), progress)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.close()
         raise
+    finally:
+        if report is not None:
+            report(None)
     return conn

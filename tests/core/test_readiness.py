@@ -106,6 +106,7 @@ async def test_not_ready_while_a_source_loop_is_dead(tmp_path: Path) -> None:
                 "reply recovery": "done",
                 "ingest": "running",
                 "dispatcher": "running",
+                "retention": "running",
             }
             await time.advance(2)
             await eventually(lambda: health.stored == 1)

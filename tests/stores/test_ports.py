@@ -16,6 +16,8 @@ from bot.storage import (
     Presence,
     ReplyLedger,
     ReplyStore,
+    Retention,
+    RetentionStore,
     SourceState,
     ThreadRepository,
     ThreadStore,
@@ -42,6 +44,7 @@ PORTS: dict[type, set[str]] = {
         "waiting_threads",
         "held_threads",
     },
+    Retention: {"archive_closed", "get_archived", "get_archived_by_number"},
     CardOutbox: {"set_card_ref", "card_refs", "outbox_claim", "outbox_ack", "outbox_size"},
     Coordination: {"acquire_lease", "release_lease"},
     SourceState: {"get_cursor", "set_cursor", "mark_own_post", "is_own_post"},
@@ -76,9 +79,12 @@ def typed(store: SQLiteStore | RedisStore) -> list[object]:
     thread_store: ThreadStore = store
     reply_store: ReplyStore = store
     ingest_store: IngestStore = store
+    retention: Retention = store
+    retention_store: RetentionStore = store
     full: Store = store
-    combined: list[object] = [thread_store, reply_store, ingest_store, full]
-    return [threads, cards, leases, sources, replies, presence, kv, health, *combined]
+    combined: list[object] = [thread_store, reply_store, ingest_store, retention_store, full]
+    ports = [threads, cards, leases, sources, replies, presence, kv, health, retention]
+    return [*ports, *combined]
 
 
 @pytest.mark.parametrize("cls", [SQLiteStore, RedisStore])
@@ -97,7 +103,7 @@ async def test_store_instances_pass_runtime_port_checks() -> None:
     redis = RedisStore.from_url("redis://127.0.0.1:1/0")  # never connects
     try:
         for store in (sqlite, redis):
-            assert len(typed(store)) == 12
+            assert len(typed(store)) == 14
             assert all(isinstance(store, port) for port in ROLE_PORTS)
     finally:
         await sqlite.close()
