@@ -257,6 +257,8 @@ class Settling:
     """From the last mention sent until the outbox was empty (or the wait gave up)."""
     outbox: int
     """Items left in the outbox: 0 when every item was acked."""
+    longest_stall: float
+    """The longest stretch without progress."""
 
 
 async def settle(fake: FakeSlack, store: RedisStore) -> Settling:
@@ -267,18 +269,19 @@ async def settle(fake: FakeSlack, store: RedisStore) -> Settling:
     missing then is lost. Progress is a card or line posted or an item acked; the wait gives
     up after ``STALL`` seconds without any, or after ``SETTLE_CAP`` in all."""
     started = time.monotonic()
-    progress_at, last = started, (-1, -1, -1)
+    progress_at, last, longest = started, (-1, -1, -1), 0.0
     while True:
         cards, lines = seen(fake)
         outbox = await store.outbox_size()
         now = time.monotonic()
+        longest = max(longest, now - progress_at)
         if outbox == 0:
-            return Settling(now - started, 0)
+            return Settling(now - started, 0, longest)
         state = (len(cards), len(lines), outbox)
         if state != last:
             progress_at, last = now, state
         if now - progress_at > STALL or now - started > SETTLE_CAP:
-            return Settling(now - started, outbox)
+            return Settling(now - started, outbox, longest)
         await asyncio.sleep(0.1)
 
 
@@ -363,8 +366,9 @@ async def test_replicas_post_every_card_and_line_exactly_once(
         cards, lines = seen(slack)
         where = (
             f"{len(cards)} cards, {len(lines)} lines, outbox {settling.outbox} "
-            f"{settling.seconds:.1f}s after the last mention (given up after {STALL:.0f}s "
-            f"without progress or {SETTLE_CAP:.0f}s in all), {run.kills} kills"
+            f"{settling.seconds:.1f}s after the last mention, longest stretch without progress "
+            f"{settling.longest_stall:.1f}s (the wait gives up after {STALL:.0f}s without "
+            f"progress or {SETTLE_CAP:.0f}s in all), {run.kills} kills"
         )
         print(where)
         if settling.outbox or len(cards) < TOTAL // 2 or len(lines) < TOTAL // 2:
