@@ -5,8 +5,9 @@ follow-up of an earlier one); a fake Slack counts what reached it per card key a
 activity line key. At the end nothing is lost and nothing is there twice — with and without
 kills. The end is an empty outbox (an item is acked only once its posts are on Slack), waited
 for as long as the replicas make progress: on a loaded machine draining takes several times
-longer, so a line still queued is told apart from a lost one (which the test names). The replicas share a private ``redis-server`` on a free port of 127.0.0.1, because
-``serve`` always uses the default key prefix (see the report of issue 10).
+longer, so a line still queued is told apart from a lost one (which the test names). The
+replicas share a private ``redis-server`` on a free port of 127.0.0.1, because ``serve``
+always uses the default key prefix (see the report of issue 10).
 """
 
 from __future__ import annotations
