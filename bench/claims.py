@@ -52,15 +52,34 @@ async def run_workers(
     count: int, workers: int, job: Callable[[int, int], Awaitable[None]]
 ) -> float:
     """Per second: ``count`` jobs shared by ``workers`` concurrent workers."""
+    return (await measured(count, workers, job, None))[0]
+
+
+async def server_cpu(store: Store | None) -> float:
+    """CPU seconds Redis has used so far (0 for SQLite, which runs inside this process)."""
+    if not isinstance(store, RedisStore):
+        return 0.0
+    info = await store.client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def measured(
+    count: int, workers: int, job: Callable[[int, int], Awaitable[None]], store: Store | None
+) -> tuple[float, float]:
+    """(jobs per second, CPU microseconds per job: this process, all its threads, plus the
+    Redis server). CPU per job is steadier than a rate on a shared machine: other processes
+    slow a run down but do not add to its CPU."""
     jobs = iter(range(count))
 
     async def worker(w: int) -> None:
         for n in jobs:
             await job(w, n)
 
-    t0 = time.perf_counter()
+    cpu0, srv0, t0 = time.process_time(), await server_cpu(store), time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(workers)))
-    return count / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0 + await server_cpu(store) - srv0
+    return count / wall, cpu / count * 1e6
 
 
 def floor_job(store: Store) -> Callable[[int, int], Awaitable[None]]:
@@ -92,9 +111,13 @@ async def floor_table(store: Store, count: int) -> None:
         await store._run(create)
 
 
-async def bench(store: Store, threads: int, workers: int, rounds: int) -> list[tuple[float, float]]:
-    """``rounds`` pairs of (claims/s, floor/s), floor and claims alternating so both see the
-    same moments of a shared machine; every round claims its own ``threads`` threads."""
+Round = tuple[float, float, float, float]
+"""claims/s, floor/s, CPU µs per claim, CPU µs per floor call."""
+
+
+async def bench(store: Store, threads: int, workers: int, rounds: int) -> list[Round]:
+    """``rounds`` of floor then claims, alternating so both see the same moments of a shared
+    machine; every round claims its own ``threads`` threads."""
     service = ThreadService(store, Directory(CONFIG.departments), Router((), "social"))
     ids = []
     for n in range(threads * rounds):
@@ -104,7 +127,7 @@ async def bench(store: Store, threads: int, workers: int, rounds: int) -> list[t
     people = [Person(surface="bench", id=f"worker{w}") for w in range(workers)]
     await floor_table(store, threads * rounds)
     floor = floor_job(store)
-    pairs = []
+    pairs: list[Round] = []
     for r in range(rounds):
         base = r * threads
 
@@ -114,9 +137,9 @@ async def bench(store: Store, threads: int, workers: int, rounds: int) -> list[t
         async def floor_round(w: int, n: int, base: int = base) -> None:
             await floor(w, base + n)
 
-        floor_rate = await run_workers(threads, workers, floor_round)
-        claim_rate = await run_workers(threads, workers, claim)
-        pairs.append((claim_rate, floor_rate))
+        floor_rate, floor_cpu = await measured(threads, workers, floor_round, store)
+        claim_rate, claim_cpu = await measured(threads, workers, claim, store)
+        pairs.append((claim_rate, floor_rate, claim_cpu, floor_cpu))
     assert all(t.owner is not None for t in await store.list_threads())
     return pairs
 
@@ -131,8 +154,11 @@ async def main() -> None:
         f"machine: {platform.platform()}, Python {platform.python_version()}, "
         f"{os.cpu_count()} cores; {args.threads} threads claimed by {args.workers} workers\n"
     )
-    print("| store | round | claims/s | floor/s (same workers) | floor | claims/floor |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| store | round | claims/s | floor/s (same workers) | claims/floor "
+        "| CPU µs per claim | per floor call | floor/claim CPU |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("sqlite", "redis"):
             prefix = f"sbbench:{uuid.uuid4().hex[:8]}:"
@@ -147,13 +173,18 @@ async def main() -> None:
                 await store.close()
                 if kind == "redis":
                     await cleanup(prefix)
-            what = "bare EVALSHA `return 1`" if kind == "redis" else "bare versioned UPDATE"
-            for r, (claims, floor) in enumerate(pairs, 1):
+            for r, (claims, floor, cpu_claim, cpu_floor) in enumerate(pairs, 1):
                 print(
-                    f"| {kind} | {r} | {claims:.0f} | {floor:.0f} | {what} | {claims / floor:.2f} |"
+                    f"| {kind} | {r} | {claims:.0f} | {floor:.0f} | {claims / floor:.2f} "
+                    f"| {cpu_claim:.0f} | {cpu_floor:.0f} | {cpu_floor / cpu_claim:.2f} |"
                 )
-            ratio = statistics.median(c / f for c, f in pairs)
-            print(f"| {kind} | median | | | | {ratio:.2f} |")
+            ratio = statistics.median(c / f for c, f, _, _ in pairs)
+            cpu_ratio = statistics.median(fc / cc for _, _, cc, fc in pairs)
+            print(f"| {kind} | median | | | {ratio:.2f} | | | {cpu_ratio:.2f} |")
+    print(
+        "\nfloors: redis a bare EVALSHA of `return 1`; sqlite a bare versioned UPDATE in "
+        "the store's own transaction"
+    )
 
 
 if __name__ == "__main__":
