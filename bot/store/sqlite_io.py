@@ -7,6 +7,7 @@ and the event loop never blocks on disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
@@ -48,18 +49,37 @@ class SQLiteIO:
 
     def _transaction(self, fn: Callable[[Conn], T], write: bool) -> T:
         try:
-            conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
+            return self._attempt(fn, write)
         except sqlite3.Error as exc:
+            if not (write and _reopen_after(exc)):
+                raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+            self._drop_connection()  # nothing was written: try once on a fresh connection
+        try:
+            return self._attempt(fn, write)
+        except sqlite3.Error as exc:
+            self._drop_connection()
             raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+
+    def _attempt(self, fn: Callable[[Conn], T], write: bool) -> T:
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            result = fn(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def _drop_connection(self) -> None:
+        """Forget the connection so the next call opens the file again: SQLite keeps a file
+        it opened read-only (permissions, an immutable file) read-only for the connection's
+        life, so a write fixed by the operator would otherwise stay refused until a restart."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     async def _run(self, fn: Callable[[Conn], T], *, write: bool = True) -> T:
         if self._closed:
@@ -101,3 +121,10 @@ class SQLiteIO:
 def one(c: Conn, sql: str, *args: Any) -> Any:
     row = c.execute(sql, args).fetchone()
     return None if row is None else row[0]
+
+
+def _reopen_after(exc: sqlite3.Error) -> bool:
+    """A write refused because of how the file was opened or the disk under it, which a new
+    connection may not meet again."""
+    text = str(exc).lower()
+    return any(word in text for word in ("readonly", "read-only", "disk i/o", "unable to open"))

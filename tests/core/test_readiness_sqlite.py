@@ -103,6 +103,9 @@ async def test_not_ready_while_the_sqlite_file_is_read_only(tmp_path: Path) -> N
             assert body["broken"] == ["store"]
             assert "readonly database" in str(body["store"])
             assert len(await store.list_threads()) == 1  # reads still answer
+            chattr("-i", path)
+            status, body = await readyz(client)  # the refused write dropped the connection
+            assert status == 200 and body["broken"] == [], body
     finally:
         chattr("-i", path)
         await store.close()
