@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -390,6 +390,66 @@ class Health(Protocol):
         """Raise StoreError when the store cannot be reached."""
 
 
+@dataclass(frozen=True)
+class DueTimer:
+    """A timer ``Timers.take_due`` handed to a holder, leased to it until it finishes."""
+
+    key: str
+    due: datetime
+    """When it was scheduled to fire (UTC)."""
+    payload: str
+    attempts: int
+    """How many times it was taken, this time included (above 1: an earlier holder's lease
+    lapsed before it finished)."""
+    late: timedelta
+    """How long after ``due`` it was taken."""
+    generation: int
+    """Goes up each time the key is scheduled again; ``finish`` can name the one it handled."""
+
+
+@runtime_checkable
+class Timers(Protocol):
+    """A due-time index: named timers, each fired exactly once across every replica.
+
+    One timer per key; each is taken atomically and leased to one holder, comes back when the
+    lease lapses (the holder died) and leaves only when its holder finishes it. Reads follow
+    an index by the time each timer can next be taken: a call costs what is due. Time comes
+    from the arguments only."""
+
+    @abstractmethod
+    async def schedule(self, key: str, due: datetime, payload: str) -> None:
+        """Set the timer ``key`` to fire at ``due`` with ``payload``, replacing any timer of
+        that key (moving it): the new one is not leased, has no attempts yet and a new
+        generation, so the holder of the old one cannot finish it."""
+
+    @abstractmethod
+    async def cancel(self, key: str) -> None:
+        """Remove the timer ``key`` (nothing when there is none)."""
+
+    @abstractmethod
+    async def cancel_prefix(self, prefix: str) -> int:
+        """Remove every timer whose key starts with ``prefix`` (``sla:T-1001:``); returns
+        how many. Costs what it removes."""
+
+    @abstractmethod
+    async def take_due(
+        self, now: datetime, limit: int, lease_seconds: float, holder: str
+    ) -> list[DueTimer]:
+        """Take up to ``limit`` timers that can be taken at ``now`` and lease each to
+        ``holder`` until ``now + lease_seconds``, in one atomic step.
+
+        A timer can be taken once it is due and not leased, or when its lease lapsed (its
+        holder died); it comes in the order it became takeable (its due time, or the end of
+        the lapsed lease), then by key. Of many concurrent callers each timer goes to one."""
+
+    @abstractmethod
+    async def finish(self, key: str, holder: str, generation: int | None = None) -> bool:
+        """Remove the timer ``key`` if ``holder`` is the one it was last leased to (even if
+        the lease lapsed since, as long as nobody took it again) and, when ``generation`` is
+        given, it is still that generation. False, changing nothing, when it was taken by
+        another holder, scheduled again or cancelled since."""
+
+
 class ThreadStore(ThreadRepository, Presence, SourceState, Retention, Protocol):
     """What the thread service's own rules touch (own posts are dropped at ingest; an archived
     thread is named, not "not found")."""
@@ -416,6 +476,7 @@ ROLE_PORTS: tuple[type, ...] = (
     ReplyLedger,
     Presence,
     KeyValue,
+    Timers,
     Health,
 )
 """Every role port; a complete store implements them all."""

@@ -21,6 +21,7 @@ from bot.storage import (
     Retention,
     SourceState,
     ThreadRepository,
+    Timers,
     UpgradeProgress,
 )
 
@@ -39,6 +40,7 @@ class Store(
     ReplyLedger,
     Presence,
     KeyValue,
+    Timers,
     Health,
     ABC,
 ):

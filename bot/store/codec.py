@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -31,6 +31,11 @@ def micros(at: datetime) -> int:
         at = at.replace(tzinfo=UTC)
     delta = at - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(us: int) -> datetime:
+    """The UTC time ``us`` microseconds after the epoch (the inverse of ``micros``)."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
 def owner_key(owner: Person | None) -> str | None:

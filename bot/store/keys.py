@@ -204,3 +204,20 @@ class Keys:
     def schema(self) -> str:
         """The schema version of the data under this prefix (absent: schema 1)."""
         return self._k("schema")
+
+    # the due-time index (``bot.storage.Timers``)
+    @property
+    def timers(self) -> str:
+        """Sorted set of timer keys scored by when each can next be taken, in microseconds:
+        its due time, or the end of its holder's lease."""
+        return self._k("timers")
+
+    @property
+    def timer_docs(self) -> str:
+        """Hash timer key -> JSON {due (us, as text), payload, holder, attempts, generation}."""
+        return self._k("timer_docs")
+
+    @property
+    def timer_names(self) -> str:
+        """Sorted set of every timer key, all scored 0, read by range (cancel by prefix)."""
+        return self._k("timer_names")

@@ -439,3 +439,76 @@ redis.call('HSET', KEYS[8], ARGV[4], ARGV[3])
 return 1
 """
 )
+
+# The due-time index (``bot.storage.Timers``). KEYS of each script: timers by next takeable
+# time, timer docs, timer names. A doc is JSON {due, payload, holder, attempts, generation};
+# ``due`` is kept as text (cjson writes numbers with 14 digits, microseconds need 16).
+
+TIMER_SCHEDULE = """
+-- ARGV: key, due (us), payload. Returns the new generation.
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+local generation = 1
+if old then generation = cjson.decode(old).generation + 1 end
+local doc = {due = ARGV[2], payload = ARGV[3], holder = '', attempts = 0,
+             generation = generation}
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(doc))
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+return generation
+"""
+
+TIMER_CANCEL = """
+-- ARGV: key
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return redis.call('HDEL', KEYS[2], ARGV[1])
+"""
+
+TIMER_CANCEL_PREFIX = """
+-- ARGV: prefix. No key is UTF-8 text holding the byte 255, so '(' .. prefix .. '\\255' ends
+-- the range of every key that starts with prefix.
+local low, high = '[' .. ARGV[1], '(' .. ARGV[1] .. '\\255'
+local names = redis.call('ZRANGEBYLEX', KEYS[3], low, high)
+for _, name in ipairs(names) do
+  redis.call('ZREM', KEYS[1], name)
+  redis.call('HDEL', KEYS[2], name)
+end
+redis.call('ZREMRANGEBYLEX', KEYS[3], low, high)
+return #names
+"""
+
+TIMER_TAKE = """
+-- ARGV: now (us), limit, lease end (us), holder.
+-- Returns {key, due, payload, attempts, generation} for each timer taken.
+local taken = {}
+local names = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, name in ipairs(names) do
+  local raw = redis.call('HGET', KEYS[2], name)
+  if raw then
+    local doc = cjson.decode(raw)
+    doc.holder = ARGV[4]
+    doc.attempts = doc.attempts + 1
+    redis.call('HSET', KEYS[2], name, cjson.encode(doc))
+    redis.call('ZADD', KEYS[1], ARGV[3], name)
+    taken[#taken + 1] = {name, doc.due, doc.payload, doc.attempts, doc.generation}
+  else
+    redis.call('ZREM', KEYS[1], name)
+    redis.call('ZREM', KEYS[3], name)
+  end
+end
+return taken
+"""
+
+TIMER_FINISH = """
+-- ARGV: key, holder, generation ('' = any). 1: removed; 0: not leased to holder (or another
+-- generation, or gone).
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if not raw then return 0 end
+local doc = cjson.decode(raw)
+if doc.holder == '' or doc.holder ~= ARGV[2] then return 0 end
+if ARGV[3] ~= '' and doc.generation ~= tonumber(ARGV[3]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""

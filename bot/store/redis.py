@@ -39,6 +39,7 @@ from bot.store.redis_io import guarded, opt, text, texts
 from bot.store.redis_kv import RedisKV
 from bot.store.redis_replies import RedisReplies
 from bot.store.redis_retention import RedisRetention
+from bot.store.redis_timers import RedisTimers
 
 THREAD_FIELDS = ("doc", "number", "version", "mention_count", "state", "owner", "updated_at")
 """What every read of a thread returns (``lua._FIELDS_LIB``)."""
@@ -46,7 +47,7 @@ WIDTH = len(THREAD_FIELDS)
 MAX_RETRIES = 1000
 
 
-class RedisStore(RedisReplies, RedisKV, RedisRetention, Store):
+class RedisStore(RedisReplies, RedisKV, RedisRetention, RedisTimers, Store):
     """``RedisStore(client, prefix, clock=time.time)``: ``clock`` (epoch seconds) decides
     leases, outbox visibility, reply-attempt leases and KV expiry."""
 

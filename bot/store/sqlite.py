@@ -37,6 +37,7 @@ from bot.store.sqlite_kv import SQLiteKV
 from bot.store.sqlite_replies import SQLiteReplies
 from bot.store.sqlite_retention import SQLiteRetention
 from bot.store.sqlite_schema import sqlite_path
+from bot.store.sqlite_timers import SQLiteTimers
 
 UPDATE_THREAD = (
     "UPDATE threads SET version = :version, department = :department, state = :state,"
@@ -56,7 +57,7 @@ TOP_NUMBER = (
 """The highest thread number given so far: an archived thread's number is never reused."""
 
 
-class SQLiteStore(SQLiteReplies, SQLiteKV, SQLiteRetention, Store):
+class SQLiteStore(SQLiteReplies, SQLiteKV, SQLiteRetention, SQLiteTimers, Store):
     """``SQLiteStore(path, clock=time.time)``: ``clock`` (epoch seconds) decides leases,
     outbox visibility, reply-attempt leases and KV expiry."""
 

@@ -13,7 +13,7 @@ from bot.storage import UpgradeProgress
 from bot.store.codec import held_by, waiting_in
 from bot.store.migrate import DROP, cursor_move, lease_move
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA = """
 CREATE TABLE threads (
     id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, version INTEGER NOT NULL,
@@ -167,8 +167,26 @@ def _to_4(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> No
         progress.done += len(batch)
 
 
+TIMERS_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS timers ("
+    " key TEXT PRIMARY KEY, due_us INTEGER NOT NULL, next_us INTEGER NOT NULL,"
+    " payload TEXT NOT NULL, holder TEXT NOT NULL DEFAULT '',"
+    " attempts INTEGER NOT NULL DEFAULT 0, generation INTEGER NOT NULL DEFAULT 1)",
+    "CREATE INDEX IF NOT EXISTS timers_by_next ON timers (next_us, key)",
+)
+"""Schema 5: the due-time index (``bot.storage.Timers``). ``next_us`` is when the timer can
+next be taken, in epoch microseconds: its due time, or the end of its holder's lease."""
+
+
+def _to_5(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> None:
+    """Add ``timers`` (empty: no earlier release kept timers)."""
+    progress.begin(5)
+    for statement in TIMERS_SCHEMA:
+        conn.execute(statement)
+
+
 Step = Callable[[sqlite3.Connection, float, UpgradeProgress], None]
-UPGRADES: dict[int, Step] = {2: _to_2, 3: _to_3, 4: _to_4}
+UPGRADES: dict[int, Step] = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5}
 """Schema version -> the step that upgrades the version before it, in one transaction."""
 
 

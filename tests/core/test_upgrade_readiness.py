@@ -19,13 +19,18 @@ from bot.store import Store
 from bot.store.codec import dump
 from bot.store.keys import Keys
 from bot.store.redis import RedisStore
+from bot.store.redis_schema import SCHEMA_VERSION as REDIS_SCHEMA
 from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite_schema import SCHEMA_VERSION as SQLITE_SCHEMA
 from bot.store.sqlite_schema import open_database
 from tests.boards import REDIS_URL, board_for, mention_item, write_items
 from tests.clock import eventually
 
 RESOLVED_AT = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-UPGRADING = re.compile(r"upgrading \(schema 2 -> 4, step [34]: (\d+) of (\d+) threads\)")
+UPGRADING = {
+    kind: re.compile(rf"upgrading \(schema 2 -> {target}, step [34]: (\d+) of (\d+) threads\)")
+    for kind, target in (("sqlite", SQLITE_SCHEMA), ("redis", REDIS_SCHEMA))
+}
 
 
 def old_threads(count: int) -> list[Thread]:
@@ -127,7 +132,7 @@ async def test_readiness_says_upgrading_while_the_first_query_upgrades(
         report = await asyncio.wait_for(board.readiness(), timeout=1)
         assert report["ready"] is False and report["broken"] == ["store"], report
         shown = str(report["store"])
-        match = UPGRADING.fullmatch(shown)
+        match = UPGRADING[kind].fullmatch(shown)
         assert match is not None, shown
         done, total = int(match.group(1)), int(match.group(2))
         assert total == count and done <= total, "every old thread is resolved: both steps see all"

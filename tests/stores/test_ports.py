@@ -21,6 +21,7 @@ from bot.storage import (
     SourceState,
     ThreadRepository,
     ThreadStore,
+    Timers,
 )
 from bot.store import Store
 from bot.store.redis import RedisStore
@@ -51,6 +52,7 @@ PORTS: dict[type, set[str]] = {
     ReplyLedger: {"reply_begin", "reply_finish", "get_reply", "pending_replies"},
     Presence: {"set_active", "get_active"},
     KeyValue: {"kv_get", "kv_put", "kv_put_if_absent", "kv_delete"},
+    Timers: {"schedule", "cancel", "cancel_prefix", "take_due", "finish"},
     Health: {"ping"},
 }
 
@@ -75,6 +77,7 @@ def typed(store: SQLiteStore | RedisStore) -> list[object]:
     replies: ReplyLedger = store
     presence: Presence = store
     kv: KeyValue = store
+    timers: Timers = store
     health: Health = store
     thread_store: ThreadStore = store
     reply_store: ReplyStore = store
@@ -83,7 +86,7 @@ def typed(store: SQLiteStore | RedisStore) -> list[object]:
     retention_store: RetentionStore = store
     full: Store = store
     combined: list[object] = [thread_store, reply_store, ingest_store, retention_store, full]
-    ports = [threads, cards, leases, sources, replies, presence, kv, health, retention]
+    ports = [threads, cards, leases, sources, replies, presence, kv, timers, health, retention]
     return [*ports, *combined]
 
 
@@ -103,7 +106,7 @@ async def test_store_instances_pass_runtime_port_checks() -> None:
     redis = RedisStore.from_url("redis://127.0.0.1:1/0")  # never connects
     try:
         for store in (sqlite, redis):
-            assert len(typed(store)) == 14
+            assert len(typed(store)) == 15
             assert all(isinstance(store, port) for port in ROLE_PORTS)
     finally:
         await sqlite.close()
