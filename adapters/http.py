@@ -27,7 +27,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -131,6 +131,7 @@ class HttpClient:
         backoff: float = 0.5,
         backoff_cap: float = 8.0,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -143,6 +144,7 @@ class HttpClient:
         self.backoff = backoff
         self.backoff_cap = backoff_cap
         self.clock = clock
+        self.sleep = sleep
         self.rate_limits: dict[str, RateLimitState] = {}
         self._session = session
         self._owns_session = session is None
@@ -229,7 +231,7 @@ class HttpClient:
             delay = min(self.backoff_cap, self.backoff * 2**attempt) * random.uniform(0.5, 1.0)
             attempt += 1
             log.warning("%s: %s; retry %d in %.2fs", self.label, error, attempt, delay)
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
 
     async def _once(
         self,
@@ -327,7 +329,7 @@ class HttpClient:
                 f"{self.label}: rate limit used up; resets in {wait:.0f}s", retry_after=wait
             )
         log.info("%s: rate limit used up; waiting %.1fs for the reset", self.label, wait)
-        await asyncio.sleep(wait)
+        await self.sleep(wait)
         limit.remaining = None
 
 

@@ -22,6 +22,7 @@ from adapters.http import (
 from adapters.rate_limits import RateLimitState, parse_reset
 from bot.errors import SourceError
 from tests.adapters.fakes import FakeServer
+from tests.clock import FakeTime
 
 
 class Echo(FakeServer):
@@ -135,16 +136,22 @@ async def test_network_errors_and_timeouts(server: Echo) -> None:
     await closed.close()
 
 
-async def test_an_exhausted_window_waits_for_a_short_reset(
-    server: Echo, client: HttpClient
-) -> None:
-    server.headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(time.time() + 0.3)}
-    await client.get_json("/echo")
-    server.headers = {}
-    started = time.monotonic()
-    await client.get_json("/echo")
-    assert time.monotonic() - started >= 0.2
-    assert len(server.calls("/echo")) == 2
+async def test_an_exhausted_window_waits_for_a_short_reset(server: Echo) -> None:
+    clock = FakeTime()
+
+    def epoch() -> float:
+        return clock.now().timestamp()
+
+    http = HttpClient(server.url, label="test", max_rate_wait=1, clock=epoch, sleep=clock.leap)
+    try:
+        server.headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(epoch() + 0.3)}
+        await http.get_json("/echo")
+        server.headers = {}
+        await http.get_json("/echo")
+        assert len(clock.slept) == 1 and 0.29 <= clock.slept[0] <= 0.3
+        assert len(server.calls("/echo")) == 2
+    finally:
+        await http.close()
 
 
 async def test_an_exhausted_window_with_a_long_reset_raises_without_calling(

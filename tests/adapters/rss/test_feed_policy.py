@@ -3,7 +3,6 @@ shared HTTP policy (conditional GET, Retry-After as an HTTP date)."""
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -80,7 +79,6 @@ def test_an_external_entity_never_reads_the_file(tmp_path: Path) -> None:
 
 def test_an_entity_bomb_is_refused_before_it_expands() -> None:
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(SourceError, match="entity declarations can expand"):
             parse_feed(sample("entity_bomb.xml"))
@@ -89,7 +87,6 @@ def test_an_entity_bomb_is_refused_before_it_expands() -> None:
         tracemalloc.stop()
 
     assert peak < 2 * 1024 * 1024
-    assert time.perf_counter() - started < 1
 
 
 def test_an_undeclared_unknown_entity_is_malformed_xml() -> None:
