@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from typing import Any
 
 import jwt
@@ -38,6 +39,9 @@ class ConnectorFake(FakeServer):
         self.activities: dict[str, dict[str, Any]] = {}
         """Every message by activity id, with ``conversation`` and ``replyToId`` filled in."""
         self.updates: list[dict[str, Any]] = []
+        self.lose = 0
+        """The next ``lose`` posts (new conversations, messages) are taken and kept, and then
+        answered ``502 ServiceError``: the connector did the work but the answer was lost."""
         self._ids = itertools.count(1_716_000_000_001)
         r = self.app.router
         r.add_post("/v3/conversations", self._create)
@@ -73,6 +77,10 @@ class ConnectorFake(FakeServer):
             for a in self.activities.values()
             if a["conversation"]["id"].endswith(MESSAGE_ID + root_id) and a["id"] != root_id
         ]
+
+    def line_counts(self, root_id: str) -> Counter[str]:
+        """How often each plain-text line appears in the reply chain under ``root_id``."""
+        return Counter(str(a.get("text") or "") for a in self.chain(root_id) if a.get("text"))
 
     # handlers ----------------------------------------------------------------------------------
     def _denied(self, request: web.Request) -> web.Response | None:
@@ -130,6 +138,8 @@ class ConnectorFake(FakeServer):
         if not isinstance(activity, dict) or activity.get("type") != "message":
             return _error(400, "BadArgument", "An initial message activity is required")
         activity_id = self._store(channel, activity)
+        if lost := self._lost():
+            return lost
         return web.json_response(
             {"id": f"{channel}{MESSAGE_ID}{activity_id}", "activityId": activity_id}, status=201
         )
@@ -150,7 +160,16 @@ class ConnectorFake(FakeServer):
         if not self._known(conversation):
             return _error(404, "ConversationNotFound", "Conversation not found.")
         reply_to = reply_to or str(body.get("replyToId") or "")
-        return web.json_response({"id": self._store(conversation, body, reply_to)}, status=201)
+        activity_id = self._store(conversation, body, reply_to)
+        if lost := self._lost():
+            return lost
+        return web.json_response({"id": activity_id}, status=201)
+
+    def _lost(self) -> web.Response | None:
+        if self.lose <= 0:
+            return None
+        self.lose -= 1
+        return _error(502, "ServiceError", "The service could not complete the request.")
 
     async def _update(self, request: web.Request) -> web.Response:
         if denied := self._denied(request):
