@@ -72,9 +72,12 @@ class Desk:
         """A thread by ``T-1042``, ``1042`` or id; with no ref, the actor's active thread."""
         return await self._threads.find(ref, actor)
 
-    async def waiting(self, department: str | None = None) -> list[Thread]:
-        """The waiting queue of ``department`` (every department when None), oldest first."""
-        return await self._threads.waiting(department)
+    async def waiting(
+        self, department: str | None = None, limit: int | None = None
+    ) -> list[Thread]:
+        """The waiting queue of ``department`` (every department when None), oldest first,
+        at most ``limit``."""
+        return await self._threads.waiting(department, limit=limit)
 
     async def held_by(self, person: Person) -> list[Thread]:
         return await self._threads.held_by(person)

@@ -106,6 +106,9 @@ class ShellCommands:
         self.desk = desk
         self._refused: dict[str, Interaction] = {}
         """Per person: the last reply refused as already sent, for ``again``."""
+        self._queue: dict[str, str | None] = {}
+        """Per person: the queue they looked at last (``queue support``; None: every queue),
+        which a ``claim`` without an id picks from, as ``/claim`` in a department's channel."""
 
     async def run(self, line: str, actor: Person) -> str:
         """Run ``line`` as ``actor``; refusals start with ``! ``."""
@@ -125,8 +128,21 @@ class ShellCommands:
                     return f"! Write the text: `reply [T-12] {AGAIN_FLAG} <text>`."
                 interaction = dataclasses.replace(interaction, text=words[1], key=_again())
             return await self._reply(interaction, actor)
+        if interaction.verb is Verb.QUEUE:
+            self._queue[actor.key] = interaction.department
+        elif interaction.verb is Verb.CLAIM and interaction.thread_ref is None:
+            interaction = await self._claim_next(interaction, actor)
         response = await self.desk.handle(interaction)
         return ("" if response.ok else "! ") + clean(response.text)
+
+    async def _claim_next(self, interaction: Interaction, actor: Person) -> Interaction:
+        """``claim`` without an id: the oldest waiting thread of the queue last looked at, or
+        of every queue."""
+        department = self._queue.get(actor.key)
+        if department is None:
+            oldest = await self.desk.waiting(None, limit=1)
+            department = oldest[0].department if oldest else self.desk.departments()[0].name
+        return dataclasses.replace(interaction, channel_department=department)
 
     async def _reply(self, interaction: Interaction, actor: Person) -> str:
         response = await self.desk.handle(interaction)
