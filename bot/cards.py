@@ -27,6 +27,16 @@ def age(since: datetime, now: datetime) -> str:
     return f"{hours // 24} days ago"
 
 
+def _minutes(seconds: object) -> str:
+    rounded = round(float(seconds or 0) / 60) if isinstance(seconds, int | float) else 0
+    return f"{rounded} min" if rounded > 0 else "less than a minute"
+
+
+def _late(data: dict[str, object]) -> str:
+    late = data.get("late")
+    return f" (late by {_minutes(late)})" if isinstance(late, int | float) and late else ""
+
+
 def history_line(event: AuditEvent, departments: dict[str, Department]) -> str | None:
     who = event.actor.label if event.actor else "switchboard"
     data = event.data
@@ -69,6 +79,17 @@ def history_line(event: AuditEvent, departments: dict[str, Department]) -> str |
             return "Reopened by a follow-up from the author"
         case EventKind.ATTACHED:
             return "Follow-up received"
+        case EventKind.SLA_REMINDER:
+            waited, left = _minutes(data.get("waited")), _minutes(data.get("left"))
+            return f"Reminder: nobody has claimed this for {waited} (due in {left}){_late(data)}"
+        case EventKind.SLA_BREACHED:
+            target = _minutes(data.get("target"))
+            return f"SLA breached: nobody has claimed this within {target}{_late(data)}"
+        case EventKind.SLA_ROLLOVER_REFUSED:
+            return (
+                f"Not rolled over to {title(data.get('to'))}: it came from there; "
+                f"please pick it up here{_late(data)}"
+            )
     return None
 
 

@@ -206,6 +206,12 @@ class EventKind(StrEnum):
     SENT_BACK = "sent_back"
     RESOLVED = "resolved"
     SPAM = "spam"
+    SLA_REMINDER = "sla_reminder"
+    """A service-level reminder: the thread is still waiting, part of its target used."""
+    SLA_BREACHED = "sla_breached"
+    """The thread waited past its service-level target."""
+    SLA_ROLLOVER_REFUSED = "sla_rollover_refused"
+    """A rollover was due but would move the thread back to a department it came from."""
 
 
 class AuditEvent(Frozen):

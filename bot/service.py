@@ -9,10 +9,11 @@ round trip; any other case falls back to the read. Chat surfaces never write sta
 from __future__ import annotations
 
 import difflib
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.config import Department
 from bot.domain import (
@@ -44,6 +45,19 @@ from bot.store import IngestOutcome, IngestStatus
 
 Mutation = Callable[[Thread], Thread | None]
 MAX_ATTEMPTS = 100
+log = logging.getLogger(__name__)
+
+
+class ChangeObserver(Protocol):
+    """Told of every thread change the service makes (the SLA clock keeps its timers so)."""
+
+    async def planned(self, thread: Thread, event: AuditEvent) -> None:
+        """Before the store step that would store ``thread`` with ``event``. An error here
+        fails the change; the step may still not be stored (see ``settled``)."""
+
+    async def settled(self, thread: Thread, event: AuditEvent, stored: bool) -> None:
+        """After the store step; ``stored``: whether ``thread`` and ``event`` were stored.
+        An error here is logged: the change itself is done."""
 
 
 def claimed_state(state: ThreadState) -> ThreadState:
@@ -100,6 +114,19 @@ class ThreadService:
         self.router = router
         self.sources: dict[str, Source] = dict(sources or {})
         self.clock = clock
+        self.observers: list[ChangeObserver] = []
+        """Told before and after each change (``ChangeObserver``)."""
+
+    async def _planned(self, thread: Thread, event: AuditEvent) -> None:
+        for observer in self.observers:
+            await observer.planned(thread, event)
+
+    async def _settled(self, thread: Thread, event: AuditEvent, stored: bool) -> None:
+        for observer in self.observers:
+            try:
+                await observer.settled(thread, event, stored)
+            except Exception as exc:
+                log.warning("after %s of %s: %s (%s)", event.kind, thread.id, exc, observer)
 
     # ingest ---------------------------------------------------------------------------------
     async def ingest(self, mention: Mention) -> IngestOutcome | None:
@@ -124,7 +151,10 @@ class ThreadService:
         event = self._event(
             thread, EventKind.OPENED, None, "ingest", mention=mention.key, department=department
         )
+        await self._planned(thread, event)
         outcome = await self.store.ingest_mention(mention, thread, event)
+        created = outcome.status is IngestStatus.CREATED
+        await self._settled(outcome.thread if created else thread, event, created)
         if outcome.status is not IngestStatus.CREATED:
             reopened = await self._reopen_if_resolved(outcome.thread.id, mention)
             if reopened is not None:
@@ -414,6 +444,7 @@ class ThreadService:
             if outcome.current is None:
                 raise ThreadNotFound(thread_id)
             if outcome.stored:
+                await self._settled(outcome.current, event, True)
                 return outcome.current
             current = outcome.current
         else:
@@ -427,9 +458,11 @@ class ThreadService:
             if current.owner is not None and proposed.owner != current.owner:
                 extra["previous_owner"] = current.owner.label  # who held the call before
             event = self._event(current, kind, actor, surface, **extra)
+            await self._planned(proposed, event)
             outcome = await self.store.compare_and_set(
                 proposed, current.version, event, active=active
             )
+            await self._settled(proposed, event, outcome.stored)
             if outcome.stored:
                 return proposed
             if outcome.current is None:
