@@ -4,8 +4,6 @@ platform that cannot be used (Slack and Teams themselves: tests/*/test_readiness
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,45 +18,17 @@ from bot.ports import PartHealth
 from bot.server import build_app
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SQLiteStore
-from tests.boards import board_for, free_port, mention_item, write_items
+from tests.boards import board_for, mention_item, write_items
 from tests.clock import FakeTime, eventually
 from tests.core.test_ingest_outage import CrashingSource
+from tests.private_redis import private_redis
 
 
 @pytest.fixture
 async def own_redis(tmp_path: Path) -> AsyncIterator[str]:
-    """A redis-server of this test's own on a free loopback port (its URL)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    args = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--dir",
-        str(tmp_path),
-    ]
-    server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
-    client = aioredis.from_url(f"redis://127.0.0.1:{port}/0")
-
-    async def answers() -> bool:
-        try:
-            return bool(await client.ping())
-        except (OSError, aioredis.ConnectionError):
-            return False
-
-    try:
-        await eventually(answers, within=5)
+    """A redis-server of this test's own (its URL)."""
+    async with private_redis(tmp_path) as port:
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        await client.aclose()
-        server.terminate()
-        server.wait(timeout=5)
 
 
 async def test_not_ready_while_the_store_refuses_writes(own_redis: str, tmp_path: Path) -> None:

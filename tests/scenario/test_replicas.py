@@ -6,8 +6,8 @@ activity line key. At the end nothing is lost and nothing is there twice — wit
 kills. The end is an empty outbox (an item is acked only once its posts are on Slack), waited
 for as long as the replicas make progress: on a loaded machine draining takes several times
 longer, so a line still queued is told apart from a lost one (which the test names). The
-replicas share a private ``redis-server`` on a free port of 127.0.0.1, because ``serve``
-always uses the default key prefix (see the report of issue 10).
+replicas share a private ``redis-server`` on a free port of 127.0.0.1, so that nothing another
+test left in the shared Redis is counted.
 """
 
 from __future__ import annotations
@@ -16,20 +16,17 @@ import asyncio
 import contextlib
 import json
 import random
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import redis
 import yaml
 
 from adapters.webhook import sign
@@ -37,6 +34,7 @@ from bot.storage import POST_CLAIM, POST_TRIED
 from bot.store.redis import RedisStore
 from bot.surfaces.slack.blocks import ACTIVITY_EVENT, CARD_EVENT
 from tests.boards import free_port
+from tests.private_redis import private_redis
 from tests.slack.fake_slack import FakeSlack
 
 SECRET = "replica-test-secret-0123456789"
@@ -67,32 +65,10 @@ def order() -> list[int]:
 
 
 @pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A private, throw-away Redis (no persistence) for the replicas' default key prefix."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (scripts/ensure-redis installs it)")
-    port = free_port()
-    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly"]
-    server = subprocess.Popen(
-        [*args, "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port, socket_connect_timeout=0.2)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(redis.RedisError):
-                if client.ping():
-                    break
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.02)
+async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A private, throw-away Redis (no persistence), so the replicas start from an empty one."""
+    async with private_redis(tmp_path) as port:
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture

@@ -2,52 +2,28 @@
 Redis; Redis goes away for a few seconds and comes back. Polling resumes by itself, /readyz
 is 503 during the outage and 200 after it, and SIGTERM then drains and exits 0.
 
-Redis is a private ``redis-server`` (``serve`` uses the default key prefix) behind a loopback
-TCP proxy that the test cuts and restores.
+Redis is a private ``redis-server`` behind a loopback TCP proxy that the test cuts and
+restores.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from tests.boards import free_port
 from tests.clock import eventually
+from tests.private_redis import private_redis
 from tests.scenario.test_serve_signals import readyz, serving, stopped_cleanly, write_config
 from tests.tcp_proxy import TcpProxy
 
 
 @pytest.fixture
 async def redis_port(tmp_path: Path) -> AsyncIterator[int]:
-    """A throw-away redis-server of this test's own on a free loopback port."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir"]
-    server = subprocess.Popen(  # noqa: ASYNC220
-        [*args, str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    client = aioredis.from_url(f"redis://127.0.0.1:{port}/0")
-
-    async def answers() -> bool:
-        try:
-            return bool(await client.ping())
-        except (OSError, aioredis.ConnectionError):
-            return False
-
-    try:
-        await eventually(answers, within=5)
+    async with private_redis(tmp_path) as port:
         yield port
-    finally:
-        await client.aclose()
-        server.terminate()
-        server.wait(timeout=5)
 
 
 @pytest.mark.timeout(90)

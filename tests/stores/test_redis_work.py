@@ -8,8 +8,6 @@ trip from the service to Redis (5: it was a read, then a compare-and-set).
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -24,8 +22,9 @@ from bot.app import Switchboard
 from bot.domain import ThreadState
 from bot.errors import AlreadyClaimed
 from bot.store.redis import RedisStore
-from tests.boards import board_for, free_port, mention_item, write_items
+from tests.boards import board_for, mention_item, write_items
 from tests.clock import eventually
+from tests.private_redis import private_redis
 from tests.stores.builders import event, ingest, mention, person
 
 alice, bob = person("alice"), person("bob")
@@ -87,32 +86,13 @@ class Watch:
 
 @pytest.fixture
 async def watch(tmp_path: Path) -> AsyncIterator[Watch]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir"]
-    server = subprocess.Popen(  # noqa: ASYNC220
-        [*args, str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    probe = aioredis.from_url(f"redis://127.0.0.1:{port}/0")
-
-    async def answers() -> bool:
+    async with private_redis(tmp_path) as port:
+        watch = Watch(f"redis://127.0.0.1:{port}/0")
         try:
-            return bool(await probe.ping())
-        except (OSError, aioredis.ConnectionError):
-            return False
-
-    watch = Watch(f"redis://127.0.0.1:{port}/0")
-    try:
-        await eventually(answers, within=5)
-        await watch.start()
-        yield watch
-    finally:
-        await watch.close()
-        await probe.aclose()
-        server.terminate()
-        server.wait(timeout=5)
+            await watch.start()
+            yield watch
+        finally:
+            await watch.close()
 
 
 @asynccontextmanager
