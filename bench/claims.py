@@ -5,9 +5,10 @@
 For each store (a SQLite file; Redis on 127.0.0.1:6379 under a fresh prefix, deleted after):
 ``--threads`` threads are ingested through the thread service, then ``--workers`` concurrent
 workers claim them all through ``ThreadService.claim`` (each thread once). In the same run and
-on the same store object, the same workers run the floor as many times: on Redis a bare
-EVALSHA of a script that returns 1, on SQLite a bare versioned ``UPDATE`` (one row of a table
-of its own, each once) in the store's own transaction on its worker thread. Prints Markdown.
+on the same store object, the same workers run each floor as many times: on Redis a bare
+EVALSHA of a script that returns 1; on SQLite a bare versioned ``UPDATE`` (one row of a table
+of its own), once committed on its own on the store's worker thread and once through the
+store's own path, where concurrent calls share one commit as claims do. Prints Markdown.
 """
 
 from __future__ import annotations
@@ -82,22 +83,37 @@ async def measured(
     return count / wall, cpu / count * 1e6
 
 
-def floor_job(store: Store) -> Callable[[int, int], Awaitable[None]]:
+Job = Callable[[int, int], Awaitable[None]]
+FLOOR_SQL = "UPDATE floor SET version = version + 1 WHERE id = ? AND version = ?"
+
+
+def floor_jobs(store: Store) -> dict[str, Job]:
+    """The floors, by name. Redis: a bare EVALSHA. SQLite: a bare versioned UPDATE committed on
+    its own (its own transaction and sync, on the store's worker thread and connection), and
+    the same UPDATE through the store's own path, where concurrent calls share a commit."""
     if isinstance(store, RedisStore):
         trivial = store.client.register_script("return 1")
 
         async def evalsha(w: int, n: int) -> None:
             await trivial(keys=[store.keys.thread(str(n))], args=[n])
 
-        return evalsha
+        return {"bare EVALSHA": evalsha}
     assert isinstance(store, SQLiteStore)
     sqlite = store
 
-    async def versioned_update(w: int, n: int) -> None:
-        sql = "UPDATE floor SET version = version + 1 WHERE id = ? AND version = ?"
-        await sqlite._run(lambda c: c.execute(sql, (n, 1)))
+    def own_commit(n: int) -> None:
+        conn = sqlite._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(FLOOR_SQL, (n, 1))
+        conn.execute("COMMIT")
 
-    return versioned_update
+    async def committed_alone(w: int, n: int) -> None:
+        await asyncio.get_running_loop().run_in_executor(sqlite._executor, own_commit, n)
+
+    async def group_committed(w: int, n: int) -> None:
+        await sqlite._run(lambda c: c.execute(FLOOR_SQL, (n, 2)))
+
+    return {"UPDATE, own commit": committed_alone, "UPDATE, group commit": group_committed}
 
 
 async def floor_table(store: Store, count: int) -> None:
@@ -115,9 +131,9 @@ Round = tuple[float, float, float, float]
 """claims/s, floor/s, CPU µs per claim, CPU µs per floor call."""
 
 
-async def bench(store: Store, threads: int, workers: int, rounds: int) -> list[Round]:
-    """``rounds`` of floor then claims, alternating so both see the same moments of a shared
-    machine; every round claims its own ``threads`` threads."""
+async def bench(store: Store, threads: int, workers: int, rounds: int) -> dict[str, list[Round]]:
+    """``rounds`` of each floor then claims, alternating so all see the same moments of a
+    shared machine; every round claims its own ``threads`` threads."""
     service = ThreadService(store, Directory(CONFIG.departments), Router((), "social"))
     ids = []
     for n in range(threads * rounds):
@@ -126,22 +142,26 @@ async def bench(store: Store, threads: int, workers: int, rounds: int) -> list[R
         ids.append(outcome.thread.id)
     people = [Person(surface="bench", id=f"worker{w}") for w in range(workers)]
     await floor_table(store, threads * rounds)
-    floor = floor_job(store)
-    pairs: list[Round] = []
+    floors = floor_jobs(store)
+    results: dict[str, list[Round]] = {name: [] for name in floors}
     for r in range(rounds):
         base = r * threads
 
         async def claim(w: int, n: int, base: int = base) -> None:
             await service.claim(ids[base + n], people[w])
 
-        async def floor_round(w: int, n: int, base: int = base) -> None:
-            await floor(w, base + n)
+        measured_floors = {}
+        for name, floor in floors.items():
 
-        floor_rate, floor_cpu = await measured(threads, workers, floor_round, store)
+            async def floor_round(w: int, n: int, base: int = base, floor: Job = floor) -> None:
+                await floor(w, base + n)
+
+            measured_floors[name] = await measured(threads, workers, floor_round, store)
         claim_rate, claim_cpu = await measured(threads, workers, claim, store)
-        pairs.append((claim_rate, floor_rate, claim_cpu, floor_cpu))
+        for name, (floor_rate, floor_cpu) in measured_floors.items():
+            results[name].append((claim_rate, floor_rate, claim_cpu, floor_cpu))
     assert all(t.owner is not None for t in await store.list_threads())
-    return pairs
+    return results
 
 
 async def main() -> None:
@@ -155,10 +175,10 @@ async def main() -> None:
         f"{os.cpu_count()} cores; {args.threads} threads claimed by {args.workers} workers\n"
     )
     print(
-        "| store | round | claims/s | floor/s (same workers) | claims/floor "
+        "| store | floor | round | claims/s | floor/s (same workers) | claims/floor "
         "| CPU µs per claim | per floor call | floor/claim CPU |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("sqlite", "redis"):
             prefix = f"sbbench:{uuid.uuid4().hex[:8]}:"
@@ -168,22 +188,24 @@ async def main() -> None:
                 else RedisStore.from_url(REDIS_URL, prefix=prefix)
             )
             try:
-                pairs = await bench(store, args.threads, args.workers, args.rounds)
+                results = await bench(store, args.threads, args.workers, args.rounds)
             finally:
                 await store.close()
                 if kind == "redis":
                     await cleanup(prefix)
-            for r, (claims, floor, cpu_claim, cpu_floor) in enumerate(pairs, 1):
-                print(
-                    f"| {kind} | {r} | {claims:.0f} | {floor:.0f} | {claims / floor:.2f} "
-                    f"| {cpu_claim:.0f} | {cpu_floor:.0f} | {cpu_floor / cpu_claim:.2f} |"
-                )
-            ratio = statistics.median(c / f for c, f, _, _ in pairs)
-            cpu_ratio = statistics.median(fc / cc for _, _, cc, fc in pairs)
-            print(f"| {kind} | median | | | {ratio:.2f} | | | {cpu_ratio:.2f} |")
+            for name, pairs in results.items():
+                for r, (claims, floor, cpu_claim, cpu_floor) in enumerate(pairs, 1):
+                    print(
+                        f"| {kind} | {name} | {r} | {claims:.0f} | {floor:.0f} "
+                        f"| {claims / floor:.2f} | {cpu_claim:.0f} | {cpu_floor:.0f} "
+                        f"| {cpu_floor / cpu_claim:.2f} |"
+                    )
+                ratio = statistics.median(c / f for c, f, _, _ in pairs)
+                cpu_ratio = statistics.median(fc / cc for _, _, cc, fc in pairs)
+                print(f"| {kind} | {name} | median | | | {ratio:.2f} | | | {cpu_ratio:.2f} |")
     print(
-        "\nfloors: redis a bare EVALSHA of `return 1`; sqlite a bare versioned UPDATE in "
-        "the store's own transaction"
+        "\nfloors: redis a bare EVALSHA of `return 1`; sqlite a bare versioned UPDATE, "
+        "committed on its own or sharing the store's group commit"
     )
 
 

@@ -1,7 +1,10 @@
 """How the SQLite store talks to its file: one connection in one worker thread.
 
-Every store method runs one function there inside one transaction, so each method is atomic
-and the event loop never blocks on disk.
+Every store method runs one function there inside a transaction, so each method is atomic and
+the event loop never blocks on disk. Calls that queue up while the worker is busy share one
+transaction (group commit: one sync to disk for all of them), each under a savepoint of its
+own, so one that fails undoes only its own statements; every caller is answered only after the
+commit, so what a caller was told is stored is on disk.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import asyncio
 import contextlib
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -23,6 +28,40 @@ from bot.store.sqlite_schema import open_database
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 Conn = sqlite3.Connection
+BATCH = 64
+"""Most calls sharing one commit: a read queued behind a burst of writes waits for at most this
+many of them."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one job gave: its value, or the error its caller gets."""
+
+    value: Any = None
+    error: BaseException | None = None
+    reopen: bool = False
+    """The error is one a fresh connection may not meet again."""
+
+
+@dataclass(frozen=True)
+class _Job(Generic[T]):
+    fn: Callable[[Conn], T]
+    write: bool
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[T]
+
+    def answer(self, outcome: Outcome) -> None:
+        """From the worker thread: settle the caller's future on its own loop."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self.loop.call_soon_threadsafe(self._settle, outcome)
+
+    def _settle(self, outcome: Outcome) -> None:
+        if self.future.done():  # the caller was cancelled
+            return
+        if outcome.error is not None:
+            self.future.set_exception(outcome.error)
+        else:
+            self.future.set_result(outcome.value)
 
 
 class SQLiteIO:
@@ -30,6 +69,7 @@ class SQLiteIO:
         self.path = path
         self.clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._queue: deque[_Job[Any]] = deque()
         self._conn: Conn | None = None
         self._closed = False
         self._progress: UpgradeProgress | None = None
@@ -47,30 +87,80 @@ class SQLiteIO:
             self._conn = open_database(self.path, self.clock, self._report)
         return self._conn
 
-    def _transaction(self, fn: Callable[[Conn], T], write: bool) -> T:
+    def _drain(self) -> None:
+        """In the worker thread: run every job queued so far (up to ``BATCH``) in one
+        transaction, one savepoint each, then answer each caller once it is committed."""
+        batch: list[_Job[Any]] = []
+        while len(batch) < BATCH:
+            try:
+                batch.append(self._queue.popleft())
+            except IndexError:
+                break
+        if not batch:
+            return  # an earlier drain took these jobs
         try:
-            return self._attempt(fn, write)
+            outcomes = self._attempts(batch)
         except sqlite3.Error as exc:
-            if not (write and _reopen_after(exc)):
-                raise StoreError(f"SQLite store {self.path}: {exc}") from exc
-            self._drop_connection()  # nothing was written: try once on a fresh connection
-        try:
-            return self._attempt(fn, write)
-        except sqlite3.Error as exc:
-            self._drop_connection()
-            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+            self._answer(batch, _failed(self.path, exc))
+        except BaseException as exc:
+            self._answer(batch, exc)
+            raise
+        else:
+            for job, outcome in zip(batch, outcomes, strict=True):
+                job.answer(outcome)
 
-    def _attempt(self, fn: Callable[[Conn], T], write: bool) -> T:
-        conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    def _attempts(self, batch: list[_Job[Any]]) -> list[Outcome]:
         try:
-            result = fn(conn)
+            return self._commit(batch, last=False)
+        except sqlite3.Error as exc:
+            if not (any(job.write for job in batch) and _reopen_after(exc)):
+                raise
+        self._drop_connection()  # nothing was written: try once on a fresh connection
+        try:
+            outcomes = self._commit(batch, last=True)
+        except sqlite3.Error:
+            self._drop_connection()
+            raise
+        if any(isinstance(o.error, StoreError) and o.reopen for o in outcomes):
+            self._drop_connection()
+        return outcomes
+
+    def _commit(self, batch: list[_Job[Any]], *, last: bool) -> list[Outcome]:
+        """One transaction: each job under a savepoint, so a job that raises undoes only its
+        own statements. A statement that loses the transaction, a failed commit, or (unless
+        ``last``) a refusal a fresh connection may not meet again raises ``sqlite3.Error`` for
+        the whole batch; nothing of it is then written."""
+        conn = self._connect()
+        write = any(job.write for job in batch)
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        outcomes: list[Outcome] = []
+        try:
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    outcomes.append(Outcome(job.fn(conn)))
+                except sqlite3.Error as exc:
+                    reopen = _reopen_after(exc)
+                    if not conn.in_transaction or (reopen and not last):
+                        raise
+                    _undo(conn)
+                    outcomes.append(Outcome(error=_failed(self.path, exc), reopen=reopen))
+                except Exception as exc:  # the caller's own error: its job alone is undone
+                    _undo(conn)
+                    outcomes.append(Outcome(error=exc))
+                else:
+                    conn.execute("RELEASE job")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return result
+        return outcomes
+
+    @staticmethod
+    def _answer(batch: list[_Job[Any]], error: BaseException) -> None:
+        for job in batch:
+            job.answer(Outcome(error=error))
 
     def _drop_connection(self) -> None:
         """Forget the connection so the next call opens the file again: SQLite keeps a file
@@ -82,10 +172,16 @@ class SQLiteIO:
                 conn.close()
 
     async def _run(self, fn: Callable[[Conn], T], *, write: bool = True) -> T:
+        """Run ``fn`` in the worker thread inside a transaction and return what it returns,
+        once that transaction is committed (``fn``'s error if it raised: then none of its
+        statements are kept). Calls made while the worker is busy share one commit."""
         if self._closed:
             raise StoreError(f"SQLite store {self.path} is closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transaction, fn, write)
+        job: _Job[T] = _Job(fn, write, loop, loop.create_future())
+        self._queue.append(job)
+        self._executor.submit(self._drain)
+        return await job.future
 
     async def _write(self, sql: str, *args: Any) -> None:
         await self._run(lambda c: c.execute(sql, args))
@@ -121,6 +217,17 @@ class SQLiteIO:
 def one(c: Conn, sql: str, *args: Any) -> Any:
     row = c.execute(sql, args).fetchone()
     return None if row is None else row[0]
+
+
+def _undo(conn: Conn) -> None:
+    conn.execute("ROLLBACK TO job")
+    conn.execute("RELEASE job")
+
+
+def _failed(path: str, exc: sqlite3.Error) -> StoreError:
+    error = StoreError(f"SQLite store {path}: {exc}")
+    error.__cause__ = exc
+    return error
 
 
 def _reopen_after(exc: sqlite3.Error) -> bool:
