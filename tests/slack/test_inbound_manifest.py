@@ -3,6 +3,7 @@ it declares has a listener, and every listener is declared."""
 
 from __future__ import annotations
 
+import ast
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,24 +16,31 @@ from bot.surfaces.slack import events, home
 from bot.surfaces.slack.app import EVENTS_PATH
 from bot.surfaces.slack.commands import SLASH_COMMANDS
 from bot.surfaces.slack.modals import DIRECTORY_SHORTCUT, PUBLIC_REPLY_SHORTCUT
+from bot.surfaces.slack.scopes import METHOD_SCOPES, scopes_for
 
 from .fake_slack import FakeSlack
 from .inbound_harness import ALICE, BILLING, Harness, running
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yaml"
 EVENT_LISTENERS = {*events.EVENTS, *home.EVENTS}
-SCOPES_USED = {
-    "app_mentions:read",
-    "channels:history",
-    "channels:read",
-    "chat:write",
-    "chat:write.public",
-    "commands",
-    "groups:history",
-    "groups:read",
-    "usergroups:read",
-    "users:read",
-}
+PACKAGE = Path(__file__).resolve().parents[2] / "bot" / "surfaces" / "slack"
+
+
+def methods_called() -> set[str]:
+    """Every Web API method named in an ``….call("method", …)`` in the Slack package."""
+    found: set[str] = set()
+    for path in PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "call"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.add(node.args[0].value)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +69,10 @@ def test_manifest_declares_what_the_app_listens_to(manifest: dict[str, Any]) -> 
     assert shortcuts(manifest, "global") == {DIRECTORY_SHORTCUT}
     events = {e.split(".")[0] for e in settings["event_subscriptions"]["bot_events"]}
     assert events == EVENT_LISTENERS
-    assert set(manifest["oauth_config"]["scopes"]["bot"]) == SCOPES_USED
+    bot_events = settings["event_subscriptions"]["bot_events"]
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == scopes_for(
+        methods_called(), bot_events
+    )
     urls = {c["url"] for c in features["slash_commands"]}
     urls |= {
         settings["event_subscriptions"]["request_url"],
@@ -73,6 +84,13 @@ def test_manifest_declares_what_the_app_listens_to(manifest: dict[str, Any]) -> 
     assert features["app_home"]["home_tab_enabled"] is True
     assert features["bot_user"]["display_name"]
     assert 175 <= len(manifest["display_information"]["long_description"]) <= 4000
+
+
+def test_the_scope_table_knows_every_method_called_and_only_those() -> None:
+    called = methods_called()
+    assert {"chat.postMessage", "conversations.join", "views.publish"} <= called
+    assert called == set(METHOD_SCOPES)
+    assert "channels:join" in scopes_for(called, ())
 
 
 async def test_every_declared_entry_point_is_handled(h: Harness, manifest: dict[str, Any]) -> None:
