@@ -475,6 +475,7 @@ EXAMPLE_SECRETS = (
 
 
 async def test_the_example_config_connects_every_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every network, and no replay of invented mentions that would reach real channels."""
     text = (ROOT / "switchboard.example.yaml").read_text(encoding="utf-8")
     for name in EXAMPLE_SECRETS:
         monkeypatch.setenv(name, "set-by-test")
@@ -483,7 +484,6 @@ async def test_the_example_config_connects_every_network(monkeypatch: pytest.Mon
     sources = build_sources(config)
     try:
         assert {s.network for s in sources} == {
-            "replay",
             "mastodon",
             "bluesky",
             "reddit",
