@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot import __version__
+from bot import __version__, logs
 from bot.app import Switchboard, build_sources
 from bot.config import Config, load_config
 from bot.errors import SwitchboardError
@@ -155,18 +155,44 @@ async def audit(config: Config, since: str | None) -> int:
     return 0
 
 
+def logging_options(suppress: bool) -> argparse.ArgumentParser:
+    """The logging flags, accepted before the subcommand and after it (``suppress``: a flag
+    not given after it leaves what was given before)."""
+    options = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if suppress else None
+    options.add_argument(
+        "--log-level",
+        choices=logs.LEVELS,
+        default=default,
+        help=f"(default: ${logs.LEVEL_ENV} or info)",
+    )
+    options.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default=default,
+        help=f"(default: ${logs.FORMAT_ENV} or text)",
+    )
+    options.add_argument(
+        "-v", "--verbose", action="store_true", default=default or False, help="debug logging"
+    )
+    return options
+
+
 def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    logging_flags = logging_options(suppress=True)
+    common = argparse.ArgumentParser(add_help=False, parents=[logging_flags])
     common.add_argument("--config", help="config file (default: $SWITCHBOARD_CONFIG)")
     top = argparse.ArgumentParser(
         prog="switchboard",
         description="Public mentions into Slack and Teams: claim, reply, transfer.",
+        parents=[logging_options(suppress=False)],
     )
     top.add_argument("--version", action="version", version=f"switchboard {__version__}")
-    top.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", parents=[common], help="run the bot and its HTTP server")
-    demo = sub.add_parser("demo", help="try it locally: sample mentions, shell surface")
+    demo = sub.add_parser(
+        "demo", parents=[logging_flags], help="try it locally: sample mentions, shell surface"
+    )
     demo.add_argument("--script", help="run the commands in this file, then exit")
     demo.add_argument("--as", dest="user", default="alice", help="who you are (default alice)")
     sub.add_parser("check", parents=[common], help="validate config and test each connection")
@@ -182,17 +208,24 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    try:
+        level = (
+            "debug"
+            if args.verbose
+            else logs.choose(args.log_level, logs.LEVEL_ENV, logs.LEVELS, "info")
+        )
+        fmt = logs.choose(args.log_format, logs.FORMAT_ENV, logs.FORMATS, "text")
+    except ValueError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(level, fmt)
     try:
         if args.command == "demo":
             from bot.demo import run_demo
 
             return asyncio.run(run_demo(args.script, args.user))
         config = load_config(args.config)
+        logs.remember_secrets(config)
         if args.command == "serve":
             return asyncio.run(serve(config))
         if args.command == "check":

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
+from bot import logs
 from bot.app import Switchboard
 from bot.domain import Mention
 from bot.ports import PushSource
 
 APP_KEY: web.AppKey[Switchboard] = web.AppKey("switchboard", Switchboard)
+
+
+REQUEST_ID = "X-Request-Id"
+
+
+@web.middleware
+async def request_ids(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every log line written while a request is answered names it (``request_id``): the
+    caller's ``X-Request-Id`` when it sends a sane one, else a new id; the answer carries it."""
+    given = request.headers.get(REQUEST_ID, "")
+    rid = given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex[:16]
+    token = logs.request_id.set(rid)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers[REQUEST_ID] = rid
+        raise
+    finally:
+        logs.request_id.reset(token)
+    response.headers[REQUEST_ID] = rid
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -53,7 +80,7 @@ async def hook(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(board: Switchboard) -> web.Application:
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=1024**2, middlewares=[request_ids])
     app[APP_KEY] = board
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

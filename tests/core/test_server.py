@@ -48,3 +48,19 @@ async def test_not_ready_when_the_store_is_gone(tmp_path: Path) -> None:
         assert body["ready"] is False and body["broken"] == ["store"]
         assert body["store"].startswith("failing: cannot reach Redis")
     await store.close()
+
+
+async def test_every_answer_names_its_request(tmp_path: Path) -> None:
+    """A sane ``X-Request-Id`` is kept, anything else replaced; 404s carry it too."""
+    items = write_items(tmp_path / "i.json", [mention_item(1)])
+    async with real_store("sqlite", tmp_path) as store:
+        board = board_for(store, items)
+        async with TestClient(TestServer(build_app(board))) as client:
+            given = await client.get("/healthz", headers={"X-Request-Id": "lb-123"})
+            assert given.headers["X-Request-Id"] == "lb-123"
+            fresh = await client.get("/healthz", headers={"X-Request-Id": "x" * 65})
+            other = await client.get("/healthz")
+            ids = {fresh.headers["X-Request-Id"], other.headers["X-Request-Id"]}
+            assert len(ids) == 2 and all(0 < len(i) <= 64 and i != "x" * 65 for i in ids)
+            missing = await client.post("/hooks/nope", json={}, headers={"X-Request-Id": "r-9"})
+            assert missing.status == 404 and missing.headers["X-Request-Id"] == "r-9"
