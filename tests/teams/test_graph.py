@@ -16,7 +16,12 @@ import pytest
 from bot.domain import CardRef
 from bot.store import Store
 from bot.surfaces.teams.card import CARD_MARK, card_marker
-from bot.surfaces.teams.connector import Connector, TeamsApiError, auth_configuration
+from bot.surfaces.teams.connector import (
+    Connector,
+    TeamsApiError,
+    auth_configuration,
+    graph_token_provider,
+)
 from bot.surfaces.teams.graph import GRAPH_SCOPE, GraphClient
 from bot.surfaces.teams.history import ChannelHistory, TeamDirectory
 from bot.surfaces.teams.lookups import CardLookups
@@ -184,3 +189,19 @@ async def test_the_team_learnt_from_an_installation_is_known_to_every_replica(
     assert await TeamDirectory(store, "0e0e0e0e-0000-4000-8000-000000000000").team_for(TEAM) == (
         TEAM_GROUP
     ), "what Teams said wins over the config for that channel"
+
+
+def test_a_multi_tenant_bot_asks_the_teams_own_tenant_for_graph_tokens() -> None:
+    """Bot Framework tokens of a multi-tenant bot come from botframework.com; Graph tokens
+    must come from the tenant that holds the team."""
+    multi = TeamsSettings(
+        app_id=APP_ID, app_password=SECRET, tenant_id=TENANT, app_type="multi_tenant"
+    )
+    bot = tokens(multi)
+    assert bot.url.endswith("/botframework.com/oauth2/v2.0/token")
+    graph_tokens = graph_token_provider(multi, bot)
+    assert isinstance(graph_tokens, ClientSecretTokens)
+    assert graph_tokens.url.endswith(f"/{TENANT}/oauth2/v2.0/token")
+    single = TeamsSettings(app_id=APP_ID, app_password=SECRET, tenant_id=TENANT)
+    same = tokens(single)
+    assert graph_token_provider(single, same) is same, "one client, tokens cached per scope"
