@@ -490,6 +490,8 @@ TEAMS_POSTED_TTL = 30 * DAY
 TEAMS_CONVERSATION = "teams.conversation"
 """Teams surface: ``<channel>;<root activity>`` -> thread id."""
 TEAMS_CONVERSATION_TTL = 90 * DAY
+TEAMS_TEAM = "teams.team"
+"""Teams surface: ``channel:<channel id>`` (and ``last``) -> the team's Microsoft 365 group id."""
 SLACK_EVENT = "slack.event"
 """Slack surface: event id -> "1" (an event delivered twice is handled once)."""
 DRAFT_KEY = "draft.key"

@@ -14,6 +14,7 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 BOT_FRAMEWORK_METADATA = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
 TEAMS_SERVICE_HOSTS = ("smba.trafficmanager.net", "botframework.com", "teams.microsoft.com")
+GRAPH_URL = "https://graph.microsoft.com/v1.0"
 
 
 class TeamsSettings(BaseModel):
@@ -47,6 +48,11 @@ class TeamsSettings(BaseModel):
     token_issuers: tuple[str, ...] = (BOT_FRAMEWORK_ISSUER,)
     auth_authority: OptionalHttpUrl = ""
     """Entra authority for outgoing tokens; empty = https://login.microsoftonline.com/<tenant>."""
+    team_id: str = ""
+    """The Microsoft 365 group id (a GUID) of the team holding the department channels, for
+    Microsoft Graph look-ups after a crash; learnt from Teams' activities when empty."""
+    graph_url: HttpUrl = GRAPH_URL
+    """Microsoft Graph's base URL (a national cloud has its own)."""
 
     app_name: str = "Switchboard"
     """Name shown in Teams (at most 30 characters)."""
@@ -123,6 +129,17 @@ class TeamsSettings(BaseModel):
         if self.manifest_id and not GUID.match(self.manifest_id):
             raise ValueError(f"teams.manifest_id must be a GUID, got {self.manifest_id!r}")
         return self
+
+    @field_validator("team_id")
+    @classmethod
+    def _team_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not GUID.match(value):
+            raise ValueError(
+                f"teams.team_id must be the team's group id (a GUID), got {value!r}; "
+                "find it in the team's link (groupId=...) or leave it empty to learn it"
+            )
+        return value
 
     @property
     def authenticated(self) -> bool:

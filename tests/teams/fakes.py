@@ -20,10 +20,20 @@ from tests.adapters.fakes import FakeServer, json_error
 BOT_FRAMEWORK = "https://api.botframework.com"
 MESSAGE_ID = ";messageid="
 MAX_BYTES = 40_000
+LINE_MARK = "switchboard.line:"
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return json_error(status, {"error": {"code": code, "message": message}})
+
+
+def line_text(activity: dict[str, Any]) -> str | None:
+    """The text of an activity line (a one-run card marked ``switchboard.line:``), else None."""
+    for attachment in activity.get("attachments") or []:
+        body = (attachment.get("content") or {}).get("body") or [{}]
+        if str(body[0].get("id", "")).startswith(LINE_MARK):
+            return "".join(run["text"] for run in body[0]["inlines"])
+    return None
 
 
 class ConnectorFake(FakeServer):
@@ -78,9 +88,18 @@ class ConnectorFake(FakeServer):
             if a["conversation"]["id"].endswith(MESSAGE_ID + root_id) and a["id"] != root_id
         ]
 
+    def lines(self, root_id: str) -> list[str]:
+        """The activity lines under ``root_id`` as people read them, oldest first."""
+        return [text for a in self.chain(root_id) if (text := line_text(a)) is not None]
+
+    def chain_cards(self, root_id: str) -> list[dict[str, Any]]:
+        """Cards in the reply chain under ``root_id`` other than activity lines (confirm and
+        approval cards)."""
+        return [a for a in self.chain(root_id) if a.get("attachments") and line_text(a) is None]
+
     def line_counts(self, root_id: str) -> Counter[str]:
-        """How often each plain-text line appears in the reply chain under ``root_id``."""
-        return Counter(str(a.get("text") or "") for a in self.chain(root_id) if a.get("text"))
+        """How often each activity line appears in the reply chain under ``root_id``."""
+        return Counter(self.lines(root_id))
 
     # handlers ----------------------------------------------------------------------------------
     def _denied(self, request: web.Request) -> web.Response | None:

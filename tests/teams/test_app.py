@@ -82,8 +82,7 @@ async def test_claim_button_refreshes_the_card_in_the_invoke_response(w: World) 
 
     await w.board.dispatcher.drain()
     assert len(w.connector.updates) == 1
-    [line] = w.connector.chain(w.connector.cards(SUPPORT)[0]["id"])
-    assert line["text"] == "Claimed by Alice Doe"
+    assert w.connector.lines(w.connector.cards(SUPPORT)[0]["id"]) == ["Claimed by Alice Doe"]
 
 
 async def test_two_people_claim_at_once_and_exactly_one_wins(w: World) -> None:
@@ -133,7 +132,7 @@ async def test_reply_command_asks_for_confirmation_first(w: World) -> None:
 
     [source] = w.board.sources
     assert source.replies == {}  # type: ignore[attr-defined]
-    [confirm] = [a for a in w.connector.chain(root) if a.get("attachments")]
+    [confirm] = w.connector.chain_cards(root)
     card = content(confirm)
     assert "**We are on it** [x](https://evil)" in texts(card)
     post = card_actions(card)["Post publicly"]
@@ -154,7 +153,7 @@ async def test_cancel_on_the_confirm_card_posts_nothing(w: World) -> None:
     conversation, _ = await first_card(w)
     await w.post(message("reply hello", conversation, w.service_url))
     root = conversation.partition(";messageid=")[2]
-    [confirm] = [a for a in w.connector.chain(root) if a.get("attachments")]
+    [confirm] = w.connector.chain_cards(root)
     cancel = card_actions(content(confirm))["Cancel"]
 
     status, body = await w.post(invoke(cancel, conversation, w.service_url))

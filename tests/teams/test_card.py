@@ -9,8 +9,13 @@ import pytest
 
 from bot.ports import Card, CardAction
 from bot.surfaces.teams.card import (
+    CARD_TYPE,
+    attachment,
+    card_marker,
     card_response,
     confirm_reply_card,
+    line_card,
+    marked,
     message_response,
     plain,
     safe_url,
@@ -166,3 +171,22 @@ def test_confirm_card_and_invoke_responses() -> None:
         "value": card,
     }
     assert message_response("Already claimed by \u202eBob")["value"] == "Already claimed by Bob"
+
+
+@pytest.mark.parametrize("banner", ["", "Transferred to Billing by alice"])
+def test_cards_and_lines_carry_their_marker_as_graph_hands_them_back(banner: str) -> None:
+    """Graph returns a card as ``attachments[].content``, the card serialized to a string."""
+    card = thread_card(make_card("hello", placement=2, banner=banner))
+    assert card["body"][0]["id"] == card_marker("th1", 2) == "switchboard.card:th1:2"
+    as_graph = [{"id": "a1", "contentType": CARD_TYPE, "content": json.dumps(card)}]
+    assert marked(as_graph, card_marker("th1", 2))
+    assert not marked(as_graph, card_marker("th1", 1))
+    assert not marked([{"contentType": "text/html", "content": json.dumps(card)}], "x")
+    assert not marked([{"contentType": CARD_TYPE, "content": "{not json"}], "x")
+    assert not marked(None, card_marker("th1", 2))
+
+    line = line_card("<at>Everyone</at> **now**", "ev1:teams")
+    assert marked([attachment(line)], "switchboard.line:ev1:teams")
+    [block] = line["body"]
+    assert block["type"] == "RichTextBlock" and texts(line) == "<at>Everyone</at> **now**"
+    assert '"TextBlock"' not in json.dumps(line), "no markdown element"

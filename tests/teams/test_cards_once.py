@@ -1,20 +1,21 @@
 """Issue 10 on Teams: cards and activity lines exactly once across replicas.
 
 Two replicas are two boards on one real store (one SQLite file, or one Redis prefix), each
-with its own ``TeamsSurface`` talking real HTTP to one fake Bot Connector on loopback; their
-dispatchers drain concurrently. Cards are counted per card key (``<thread>:<placement>:teams``,
-read back from each card's own action data), activity lines per card and text.
+with its own ``TeamsSurface`` talking real HTTP to one fake Bot Connector and one fake
+Microsoft Graph on loopback; their dispatchers drain concurrently. Cards are counted per card
+key (``<thread>:<placement>:teams``, read back from each card's own action data), activity
+lines per card and text.
 
-What a replica that takes over can find on Teams (``TeamsSurface.find_card``/``find_line``):
+What a replica that takes over (or retries) finds on Teams (``TeamsSurface.find_card`` /
+``find_line``):
 
-- a card: yes, through the ``CardLookups`` entry the posting replica wrote right after the
-  connector answered, so a replica that died after that is adopted, not posted again;
-- an activity line: no. The Bot Connector cannot list a channel's reply chain, so
-  ``find_line`` is always False and a line whose replica died after the connector took it is
-  sent again: it shows twice (a repeat, never a loss). The tests pin that down;
-- a card whose answer never came back (the connector took it, the reply was lost, or the
-  replica died before the lookup entry was written) cannot be found either: it is posted
-  again and shows twice. The tests pin that down too.
+- a card: the ``CardLookups`` entry the posting replica wrote right after the connector
+  answered; else, through Graph, the channel's root message whose card carries the marker
+  ``switchboard.card:<thread>:<placement>``: a card whose answer never came back (the replica
+  died first, or the connector answered 502) is adopted, not posted again;
+- an activity line: through Graph, the card's reply chain holds the line marked with its key;
+- when Graph refuses (no consent) nothing can be found: the post is made again (at least
+  once, never lost), and the surface's health says why.
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ from bot.config import parse_config
 from bot.domain import CardRef, Person
 from bot.ports import Card
 from bot.store import Store
-from bot.surfaces.teams.connector import Connector
+from bot.surfaces.teams.connector import Connector, auth_configuration
+from bot.surfaces.teams.graph import GraphClient
+from bot.surfaces.teams.history import ChannelHistory, TeamDirectory
 from bot.surfaces.teams.lookups import CardLookups
 from bot.surfaces.teams.surface import TeamsSurface
+from bot.surfaces.teams.tokens import ClientSecretTokens
 from bot.teams_config import TeamsSettings
 from tests.boards import mention_item, write_items
 from tests.slack.test_cards_once import (
@@ -47,8 +51,10 @@ from tests.slack.test_cards_once import (
     ingest_all,
     two_stores,
 )
-from tests.teams.fakes import ConnectorFake
-from tests.teams.world import ALICE, BILLING, SUPPORT, TENANT, content
+from tests.teams.conftest import SECRET
+from tests.teams.fake_graph import GraphFake
+from tests.teams.fakes import ConnectorFake, LoginFake
+from tests.teams.world import ALICE, APP_ID, BILLING, SUPPORT, TEAM_GROUP, TENANT, content
 
 ALICE_PERSON = Person(surface="teams", id=ALICE["id"], name=ALICE["name"])
 CHANNELS = (SUPPORT, BILLING)
@@ -95,10 +101,13 @@ class DiesOnAnswer(Connector):
 
 
 class Boards:
-    """Makes replicas on the fake connector; ``close`` closes their Teams HTTP sessions."""
+    """Makes replicas on the fake connector and Graph (tokens from the fake Entra ID);
+    ``close`` closes their Teams HTTP sessions."""
 
-    def __init__(self, fake: ConnectorFake) -> None:
+    def __init__(self, fake: ConnectorFake, graph: GraphFake, entra: LoginFake) -> None:
         self.fake = fake
+        self.graph = graph
+        self.entra = entra
         self.surfaces: list[TeamsSurface] = []
 
     def __call__(
@@ -122,8 +131,22 @@ class Boards:
                 "sources": [{"name": "sample", "type": "replay", "path": str(items)}],
             }
         )
-        settings = TeamsSettings(tenant_id=TENANT, service_url=self.fake.url + "/")
-        teams = surface(settings, config.departments, CardLookups(store), connector(settings))
+        settings = TeamsSettings(
+            app_id=APP_ID,
+            app_password=SECRET,
+            tenant_id=TENANT,
+            auth_authority=self.entra.authority,
+            service_url=self.fake.url + "/",
+            graph_url=self.graph.base,
+            team_id=TEAM_GROUP,
+        )
+        tokens = ClientSecretTokens(settings, auth_configuration(settings))
+        history = ChannelHistory(
+            GraphClient(settings.graph_url, tokens), TeamDirectory(store, settings.team_id)
+        )
+        teams = surface(
+            settings, config.departments, CardLookups(store), connector(settings, tokens), history
+        )
         self.surfaces.append(teams)
         return Switchboard.from_config(config, surfaces=[teams], store=store)
 
@@ -133,8 +156,10 @@ class Boards:
 
 
 @pytest.fixture
-async def board(connector: ConnectorFake) -> AsyncIterator[Boards]:
-    made = Boards(connector)
+async def board(
+    connector: ConnectorFake, graph: GraphFake, entra: LoginFake
+) -> AsyncIterator[Boards]:
+    made = Boards(connector, graph, entra)
     yield made
     await made.close()
 
@@ -195,6 +220,7 @@ async def test_two_replicas_post_every_card_and_line_once(
         assert await stores[0].outbox_size() == 0
         posts = [s.posts for s in board.surfaces if isinstance(s, Counted)]
         assert sum(posts) == 30 + 45 and min(posts) > 0  # both worked; nothing sent twice
+        assert board.graph.listings() == 0, "nobody crashed: nothing is looked up"
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
@@ -247,23 +273,43 @@ async def die_adding_a_line(
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
-async def test_a_line_added_by_a_replica_that_died_is_added_again_teams_cannot_find_lines(
-    connector: ConnectorFake, board: Boards, tmp_path: Path, kind: str
+async def test_a_line_added_by_a_replica_that_died_is_found_in_the_reply_chain_not_added_again(
+    connector: ConnectorFake, graph: GraphFake, board: Boards, tmp_path: Path, kind: str
 ) -> None:
-    """The limit: ``find_line`` is always False on Teams, so the line shows twice (not lost)."""
     cards, lines = await die_adding_a_line(connector, board, tmp_path, kind)
     assert list(cards.values()) == [1]
     (key,) = cards
-    assert lines == {(key, f"Claimed by {ALICE['name']}"): 2}
+    assert lines == {(key, f"Claimed by {ALICE['name']}"): 1}
     assert len(connector.calls("/v3/conversations", "POST")) == 1
+    (card,) = connector.cards(BILLING)
+    replies = f"{graph.messages_path(TEAM_GROUP, BILLING)}/{card['id']}/replies"
+    assert len(graph.calls(replies, "GET")) == 1, "the survivor read the card's reply chain"
+    assert graph.calls(replies)[0].headers["Authorization"] == "Bearer " + graph.token
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
-async def test_a_card_whose_lookup_entry_was_never_written_is_posted_again(
+async def test_without_graph_consent_a_line_is_added_again_and_health_says_why(
+    connector: ConnectorFake, graph: GraphFake, board: Boards, tmp_path: Path, kind: str
+) -> None:
+    """The fallback: Graph answers 403, nothing can be found, the line shows twice (a repeat,
+    never a loss), and ``teams graph`` says why without taking the bot out of service."""
+    graph.refuse = True
+    cards, lines = await die_adding_a_line(connector, board, tmp_path, kind)
+    (key,) = cards
+    assert lines == {(key, f"Claimed by {ALICE['name']}"): 2}
+    survivor = board.surfaces[-1]
+    [(part, health)] = survivor.history.health().items()
+    assert part == "teams graph" and not health.broken
+    assert health.state.startswith("falling back to posting again (at least once)")
+    assert "HTTP 403" in health.state and "ChannelMessage.Read.Group" in health.state
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_a_card_whose_lookup_entry_was_never_written_is_found_in_the_channel(
     connector: ConnectorFake, board: Boards, tmp_path: Path, kind: str
 ) -> None:
-    """The limit for cards: a replica that dies between the connector's answer and the
-    ``CardLookups`` entry leaves nothing a survivor can find; the card shows twice."""
+    """A replica that dies between the connector's answer and the ``CardLookups`` entry: the
+    survivor finds the card in the channel through Graph and adopts it."""
     clock = Clock()
     items = write_items(tmp_path / "m.json", [mention_item(1, "refund please")])
     async with two_stores(kind, tmp_path, clock) as stores:
@@ -276,16 +322,26 @@ async def test_a_card_whose_lookup_entry_was_never_written_is_posted_again(
         survivor = board(stores[0], items)
         assert await survivor.dispatcher.drain() == 1
         assert await stores[0].outbox_size() == 0
-    assert list(cards_posted(connector).values()) == [2]
-    assert len(connector.calls("/v3/conversations", "POST")) == 2
+        (card,) = connector.cards(BILLING)
+        refs = await stores[0].card_refs(thread_of(connector))
+        assert [(r.channel, r.message_id) for r in refs.values()] == [
+            (card["conversation"]["id"], card["id"])
+        ]
+        assert await CardLookups(stores[0]).thread_for(card["conversation"]["id"]) == (
+            thread_of(connector)
+        ), "commands in the adopted card's chain reach its thread"
+    assert list(cards_posted(connector).values()) == [1]
+    assert len(connector.calls("/v3/conversations", "POST")) == 1
+    assert [u["id"] for u in connector.updates] == [card["id"]]  # adopted: brought up to date
+    assert len(board.graph.calls(board.graph.messages_path(TEAM_GROUP, BILLING), "GET")) == 1
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
-async def test_a_card_whose_answer_was_lost_is_posted_again_on_the_retry(
+async def test_a_card_whose_answer_was_lost_is_found_on_the_retry(
     connector: ConnectorFake, board: Boards, tmp_path: Path, kind: str
 ) -> None:
-    """The same limit without any crash: the connector took the card and answered 502, so the
-    same replica retries, finds no lookup entry, and posts the card a second time."""
+    """Without any crash: the connector took the card and answered 502; the same replica
+    retries, finds the card in the channel through Graph, and posts nothing more."""
     clock = Clock()
     items = write_items(tmp_path / "m.json", [mention_item(1, "refund please")])
     async with two_stores(kind, tmp_path, clock) as stores:
@@ -298,4 +354,9 @@ async def test_a_card_whose_answer_was_lost_is_posted_again_on_the_retry(
         clock.now += LEASE + 1
         assert await replica.dispatcher.drain() == 1
         assert await stores[0].outbox_size() == 0
-    assert list(cards_posted(connector).values()) == [2]
+        (card,) = connector.cards(BILLING)
+        refs = await stores[0].card_refs(thread_of(connector))
+        assert [ref.message_id for ref in refs.values()] == [card["id"]]
+    assert list(cards_posted(connector).values()) == [1]
+    assert len(connector.calls("/v3/conversations", "POST")) == 1
+    assert len(board.graph.calls(board.graph.messages_path(TEAM_GROUP, BILLING), "GET")) == 1

@@ -90,6 +90,21 @@ def test_package_holds_manifest_and_icons(tmp_path: Path) -> None:
     assert pixels == {(255, 255, 255, 255), (0, 0, 0, 0)}, "outline: white on transparent"
 
 
+def test_the_team_grants_reading_its_channel_messages_when_the_app_is_added() -> None:
+    """Resource-specific consent (manifest 1.12+): the app registration named in
+    webApplicationInfo, and ChannelMessage.Read.Group as an application permission."""
+    data = manifest(
+        SETTINGS.model_copy(update={"manifest_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"})
+    )
+    info = data["webApplicationInfo"]
+    assert info["id"] == APP_ID and info["resource"]
+    assert data["authorization"] == {
+        "permissions": {
+            "resourceSpecific": [{"name": "ChannelMessage.Read.Group", "type": "Application"}]
+        }
+    }
+
+
 def test_manifest_id_can_differ_from_the_bot_id() -> None:
     other = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
     data = manifest(SETTINGS.model_copy(update={"manifest_id": other}))

@@ -21,8 +21,10 @@ from bot.platforms import install_platforms, start_platforms
 from bot.server import build_app
 from tests.boards import mention_item, real_store, write_items
 from tests.clock import FakeTime, eventually
+from tests.teams.fake_graph import GraphFake
 from tests.teams.fakes import ConnectorFake, LoginFake
-from tests.teams.world import APP_ID, DEPARTMENTS, TENANT
+from tests.teams.test_surface import make_card
+from tests.teams.world import APP_ID, DEPARTMENTS, SUPPORT, TEAM_GROUP, TENANT
 
 SECRET = "the-client-secret"
 TOKEN = "eyJ0eXAiOi.bot-framework-token"
@@ -52,7 +54,11 @@ async def login() -> AsyncIterator[LoginFake]:
 
 @asynccontextmanager
 async def served(
-    tmp_path: Path, connector: ConnectorFake, authority: str, secret: str = SECRET
+    tmp_path: Path,
+    connector: ConnectorFake,
+    authority: str,
+    secret: str = SECRET,
+    **more: str,
 ) -> AsyncIterator[Served]:
     items = write_items(tmp_path / "i.json", [mention_item(1)])
     teams = {
@@ -61,6 +67,7 @@ async def served(
         "tenant_id": TENANT,
         "auth_authority": authority,
         "service_url": connector.url + "/",
+        **more,
     }
     config = parse_config(
         {
@@ -168,3 +175,34 @@ async def test_the_token_is_the_one_the_connector_is_called_with(
             assert surface.name == "teams"
         finally:
             await s.board.stop()
+
+
+async def test_graph_refusing_look_ups_is_said_in_readyz_without_taking_the_bot_out(
+    tmp_path: Path, connector: ConnectorFake, login: LoginFake
+) -> None:
+    """Cards still post without Graph, so a refusal is a detail, not a 503; it names why."""
+    graph = GraphFake(connector, token=TOKEN, app_id=APP_ID)
+    graph.teams[TEAM_GROUP] = {SUPPORT}
+    graph.refuse = True
+    await graph.start()
+    try:
+        async with served(
+            tmp_path, connector, login.authority, graph_url=graph.base, team_id=TEAM_GROUP
+        ) as s:
+            status, body = await s.ready()
+            assert status == 200 and body["platforms"]["teams graph"] == "ok (not needed yet)"
+            [teams] = s.board.surfaces
+            assert await teams.find_card(SUPPORT, make_card(), "th1:0:teams") is None  # type: ignore[attr-defined]
+            assert len(graph.calls(graph.messages_path(TEAM_GROUP, SUPPORT))) == 1
+            status, body = await s.ready()
+            assert status == 200 and body["broken"] == []
+            state = body["platforms"]["teams graph"]
+            assert state.startswith("falling back to posting again (at least once)")
+            assert "HTTP 403" in state and "ChannelMessage.Read.Group" in state
+
+            graph.refuse = False
+            assert await teams.find_card(SUPPORT, make_card(), "th1:0:teams") is None  # type: ignore[attr-defined]
+            status, body = await s.ready()
+            assert body["platforms"]["teams graph"] == "ok"
+    finally:
+        await graph.close()

@@ -82,7 +82,7 @@ async def test_a_thread_moves_from_another_platform_to_teams_and_back(
         assert any("Alice Doe" in line for line in posts[-1]["card"]["history"])
         final = content(connector.activities[card["id"]])
         assert [a["type"] for a in final["actions"]] == ["Action.OpenUrl"]
-        chain = [a["text"] for a in connector.chain(card["id"]) if a.get("text")]
+        chain = connector.lines(card["id"])
         assert "Transferred to Social team by Alice Doe — not for us" in chain
 
 
@@ -138,7 +138,7 @@ async def test_approval_policy_replies_become_drafts_with_an_approval_card(
         assert status == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
         [source] = w.board.sources
         assert source.replies == {}  # type: ignore[attr-defined]
-        [request] = [a for a in connector.chain(card["id"]) if a.get("attachments")]
+        [request] = connector.chain_cards(card["id"])
         shown = texts(content(request))
         assert "Public reply for approval on T-1001" in shown and "Alice Doe" in shown
         assert "Please write to legal@example.com." in shown
@@ -206,7 +206,7 @@ async def test_only_source_cursors_are_in_the_cursor_table(
                 inputs={"reply_text": "We will write to you."},
             )
         )
-        [request] = [a for a in connector.chain(card["id"]) if a.get("attachments")]
+        [request] = connector.chain_cards(card["id"])
         approve = card_actions(content(request))["Approve and post"]
         await w.post(invoke(approve, conversation, w.service_url, user=BOB))
         await w.board.dispatcher.drain()
@@ -225,7 +225,7 @@ async def test_the_same_reply_from_a_second_confirm_card_is_refused_then_posted_
         root = conversation.partition(";messageid=")[2]
         for text in ("reply We are on it.", "reply  We are on it. "):
             await w.post(message(text, conversation, w.service_url))
-        first, second = [a for a in connector.chain(root) if a.get("attachments")]
+        first, second = connector.chain_cards(root)
         post_first = card_actions(content(first))["Post publicly"]
         post_second = card_actions(content(second))["Post publicly"]
         assert post_first["data"]["key"] != post_second["data"]["key"]

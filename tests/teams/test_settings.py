@@ -48,6 +48,8 @@ def test_multi_tenant_tokens_come_from_the_bot_framework_tenant() -> None:
         ({"app_secret": "s"}, "app_secret"),
         ({"tenant_id": [TENANT, TENANT]}, "list further tenants under teams.tenant_ids"),
         ({"tenant_ids": [TENANT, " "]}, "teams.tenant_ids must not hold an empty"),
+        ({"team_id": "19:team-general@thread.tacv2"}, "teams.team_id must be the team's group"),
+        ({"graph_url": "graph.microsoft.com"}, "http"),
     ],
 )
 def test_invalid_settings_name_the_key(fields: dict[str, Any], message: str) -> None:

@@ -110,7 +110,7 @@ async def test_update_card_replaces_the_activity(store: Store, connector: Connec
     await teams.close()
 
 
-async def test_notify_replies_in_the_cards_chain_as_plain_text(
+async def test_notify_replies_in_the_cards_chain_verbatim_and_marked_with_its_key(
     store: Store, connector: ConnectorFake
 ) -> None:
     teams = surface(store, connector)
@@ -119,9 +119,12 @@ async def test_notify_replies_in_the_cards_chain_as_plain_text(
 
     [line] = connector.chain(ref.message_id)
     assert line["replyToId"] == ref.message_id
-    assert line["textFormat"] == "plain"
-    assert line["text"] == "Claimed by <at>Alice</at> **now**"
-    assert "entities" not in line
+    assert "text" not in line and "entities" not in line
+    [block] = content(line)["body"]
+    assert block["id"] == "switchboard.line:event-1:teams"
+    assert block["type"] == "RichTextBlock", "text runs show markup verbatim"
+    assert [run["type"] for run in block["inlines"]] == ["TextRun"]
+    assert connector.lines(ref.message_id) == ["Claimed by <at>Alice</at> **now**"]
     await teams.close()
 
 

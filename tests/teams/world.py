@@ -26,6 +26,8 @@ from tests.teams.fakes import ConnectorFake
 TENANT = "8d7c6b5a-1111-2222-3333-444455556666"
 APP_ID = "0f0e0d0c-aaaa-bbbb-cccc-ddddeeeeffff"
 TEAM = "19:team-general@thread.tacv2"
+TEAM_GROUP = "5f4e3d2c-7777-4888-9999-aaaabbbbcccc"
+"""The team's Microsoft 365 group id (``channelData.team.aadGroupId``), what Graph needs."""
 SUPPORT = "19:support-channel@thread.tacv2"
 BILLING = "19:billing-channel@thread.tacv2"
 PRESS = "19:press-channel@thread.tacv2"
@@ -225,9 +227,11 @@ def invoke(
 
 
 def bot_added(conversation: str, service_url: str) -> dict[str, Any]:
+    """The app added to the team: Teams names the team's group id here."""
     activity = _base("conversationUpdate", ALICE, conversation, service_url)
     activity["membersAdded"] = [dict(BOT)]
     activity["channelData"]["eventType"] = "teamMemberAdded"
+    activity["channelData"]["team"].update(name="Acme", aadGroupId=TEAM_GROUP)
     return activity
 
 

@@ -36,8 +36,11 @@ from bot.surfaces.teams.connector import (
     Connector,
     auth_configuration,
     default_token_provider,
+    graph_token_provider,
 )
+from bot.surfaces.teams.graph import GraphClient
 from bot.surfaces.teams.handler import TeamsBot
+from bot.surfaces.teams.history import ChannelHistory, TeamDirectory
 from bot.surfaces.teams.lookups import CardLookups
 from bot.surfaces.teams.surface import TeamsSurface
 from bot.surfaces.teams.tokens import TeamsHealth, WatchedTokens
@@ -65,7 +68,12 @@ class TeamsEndpoint:
         inner = token_provider or default_token_provider(settings, clock)
         watched = WatchedTokens(inner, clock) if settings.authenticated else None
         tokens: AccessTokenProviderBase = watched or inner
-        self.health = TeamsHealth(watched, SCOPE, [f"{SCOPE}/.default"])
+        self.teams = TeamDirectory(desk.lookups, settings.team_id)
+        graph = None
+        if settings.authenticated:
+            graph = GraphClient(settings.graph_url, graph_token_provider(settings, inner, clock))
+        self.history = ChannelHistory(graph, self.teams)
+        self.health = TeamsHealth(watched, SCOPE, [f"{SCOPE}/.default"], more=self.history.health)
 
         def provider(_config: AgentAuthConfiguration) -> AccessTokenProviderBase:
             return tokens
@@ -77,7 +85,11 @@ class TeamsEndpoint:
         self.adapter = CloudAdapter(connection_manager=connections)
         self.adapter.on_turn_error = self._on_turn_error
         self.surface = TeamsSurface(
-            settings, desk.departments(), CardLookups(desk.lookups), Connector(settings, tokens)
+            settings,
+            desk.departments(),
+            CardLookups(desk.lookups),
+            Connector(settings, tokens),
+            self.history,
         )
         self.bot = TeamsBot(settings, desk, self.surface)
         self.validator = TokenValidator(settings) if settings.authenticated else None
@@ -116,6 +128,10 @@ class TeamsEndpoint:
         if refused:
             log.warning("refused a Teams activity: %s", refused)
             return _error(403, refused)
+        try:
+            await self.teams.learn(body)
+        except Exception as exc:
+            log.warning("could not remember the team of a Teams channel: %s", exc)
         try:
             result = await self.adapter.process_request(
                 _Request(request.method, request.headers, body, identity), self.bot

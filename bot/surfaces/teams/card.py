@@ -5,10 +5,16 @@ those render markdown, so ``[click](https://evil)`` would become a link and ``**
 It goes into ``TextRun`` elements of a ``RichTextBlock``, which render text verbatim, after
 ``plain`` removed control and bidi characters and broke ``{{DATE(...)}}`` template functions.
 Links come only from ``Action.OpenUrl`` / ``selectAction`` with http(s) URLs we checked.
+
+Every thread card and activity line carries a marker: the ``id`` of its first element
+(``switchboard.card:<thread>:<placement>``, ``switchboard.line:<key>``). Element ids are part
+of the Adaptive Card schema, and Microsoft Graph hands a card back as that JSON
+(``attachments[].content``, a string), so a post whose answer was lost can be found again.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +31,9 @@ MAX_LINE = 500
 HISTORY_LINES = 8
 SECONDARY = {Verb.TAKE_OVER, Verb.SEND_BACK, Verb.SPAM}
 STYLES = {"primary": "positive", "danger": "destructive"}
+
+CARD_MARK = "switchboard.card:"
+LINE_MARK = "switchboard.line:"
 
 _CONTROL = untrusted.HIDDEN
 
@@ -75,6 +84,45 @@ def attachment(card: Json) -> Json:
     return {"contentType": CARD_TYPE, "content": card}
 
 
+def card_marker(thread_id: str, placement: int) -> str:
+    """The marker of the card showing ``placement`` of ``thread_id``."""
+    return f"{CARD_MARK}{thread_id}:{placement}"
+
+
+def line_marker(key: str) -> str:
+    """The marker of the activity line posted under ``key``."""
+    return f"{LINE_MARK}{key}"
+
+
+def marked(attachments: object, marker: str) -> bool:
+    """Whether one of a Graph chatMessage's ``attachments`` is an Adaptive Card whose first
+    element carries ``marker`` (``content`` is the card as a JSON string)."""
+    if not isinstance(attachments, list):
+        return False
+    for item in attachments:
+        if not isinstance(item, dict) or item.get("contentType") != CARD_TYPE:
+            continue
+        content = item.get("content")
+        if isinstance(content, str):
+            try:
+                content = json.loads(content)
+            except ValueError:
+                continue
+        body = content.get("body") if isinstance(content, dict) else None
+        first = body[0] if isinstance(body, list) and body else None
+        if isinstance(first, dict) and first.get("id") == marker:
+            return True
+    return False
+
+
+def line_card(text: str, key: str) -> Json:
+    """An activity line: one verbatim text run, marked with its key."""
+    line = rich(run(text, limit=4000), id=line_marker(key))
+    card = adaptive([line], fallbackText="Switchboard activity")
+    del card["msteams"]
+    return card
+
+
 def thread_card(card: Card, departments: Sequence[tuple[str, str]] = ()) -> Json:
     """The thread's card; ``departments`` are (name, label) pairs for the Transfer menu."""
     body: list[Json] = []
@@ -93,6 +141,7 @@ def thread_card(card: Card, departments: Sequence[tuple[str, str]] = ()) -> Json
     if card.owner:
         head.append(run(f" · {card.owner}"))
     body.append(rich(*head))
+    body[0]["id"] = card_marker(card.thread_id, card.placement)
     handle = card.author_handle
     if handle and not handle.startswith("@"):
         handle = "@" + handle

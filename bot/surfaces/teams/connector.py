@@ -77,6 +77,22 @@ def default_token_provider(
     return MsalAuth(auth_configuration(settings))
 
 
+def graph_token_provider(
+    settings: TeamsSettings, inner: AccessTokenProviderBase, clock: Clock = time.monotonic
+) -> AccessTokenProviderBase:
+    """Tokens for Microsoft Graph: ``inner`` (cached per scope), except for a multi-tenant
+    bot with a client secret, whose Graph tokens come from ``teams.tenant_id`` itself."""
+    if (
+        isinstance(inner, ClientSecretTokens)
+        and settings.tenant_id
+        and settings.token_tenant != settings.tenant_id
+    ):
+        return ClientSecretTokens(
+            settings, auth_configuration(settings), clock=clock, tenant=settings.tenant_id
+        )
+    return inner
+
+
 def split_conversation(conversation_id: str) -> tuple[str, str]:
     """``19:x@thread.tacv2;messageid=17`` -> (``19:x@thread.tacv2``, ``17``)."""
     channel, _, root = conversation_id.partition(MESSAGE_ID)

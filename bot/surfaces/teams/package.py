@@ -24,6 +24,9 @@ SCHEMA = (
     f"v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
 )
 COLOR_ICON, OUTLINE_ICON = "color.png", "outline.png"
+RESOURCE_SPECIFIC = [{"name": "ChannelMessage.Read.Group", "type": "Application"}]
+"""Granted by the team's owner when the app is added (resource-specific consent, no tenant
+admin): read the team's channel messages, so a card whose answer was lost is found again."""
 Pixel = tuple[int, int, int, int]
 
 TEAM_COMMANDS = [
@@ -102,6 +105,8 @@ def manifest(settings: TeamsSettings, version: str = "1.0.0") -> dict[str, Any]:
         ],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": domains,
+        "webApplicationInfo": {"id": settings.app_id, "resource": f"api://{settings.app_id}"},
+        "authorization": {"permissions": {"resourceSpecific": RESOURCE_SPECIFIC}},
     }
 
 

@@ -2,6 +2,8 @@
 
 Everything needed to find a card again is shared by every replica: the ``CardRef``
 (conversation id + activity id, kept by the dispatcher) and the ``CardLookups`` entries.
+A card or line whose answer was lost (a crash, a 5xx, a dropped connection) is found in the
+channel through Microsoft Graph by the marker it carries (``ChannelHistory``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,17 @@ from microsoft_agents.activity import Activity, ChannelAccount, ConversationPara
 from bot.config import Department
 from bot.domain import CardRef
 from bot.ports import Card
-from bot.surfaces.teams.card import Json, attachment, plain, summary, thread_card
-from bot.surfaces.teams.connector import Connector, TeamsApiError, split_conversation
+from bot.surfaces.teams.card import (
+    Json,
+    attachment,
+    card_marker,
+    line_card,
+    line_marker,
+    summary,
+    thread_card,
+)
+from bot.surfaces.teams.connector import MESSAGE_ID, Connector, TeamsApiError, split_conversation
+from bot.surfaces.teams.history import ChannelHistory, TeamDirectory
 from bot.surfaces.teams.lookups import CardLookups
 from bot.teams_config import TeamsSettings
 
@@ -33,11 +44,13 @@ class TeamsSurface:
         departments: Sequence[Department],
         lookups: CardLookups,
         connector: Connector | None = None,
+        history: ChannelHistory | None = None,
     ) -> None:
         self.settings = settings
         self.departments = {d.name: d for d in departments}
         self.lookups = lookups
         self.connector = connector or Connector(settings)
+        self.history = history or ChannelHistory(None, TeamDirectory(lookups.kv))
 
     def channel_for(self, department: str) -> str | None:
         dept = self.departments.get(department)
@@ -55,13 +68,33 @@ class TeamsSurface:
         )
 
     async def find_card(self, channel: str, card: Card, key: str) -> CardRef | None:
-        """The card an earlier attempt posted under ``key`` (its ``CardLookups`` entry)."""
-        return await self.lookups.posted(key)
+        """The card an earlier attempt posted under ``key``: its ``CardLookups`` entry, else
+        the channel's root message carrying the card's marker (through Graph)."""
+        known = await self.lookups.posted(key)
+        if known is not None:
+            return known
+        found = await self.history.find_card(channel, card_marker(card.thread_id, card.placement))
+        if found is None:
+            return None
+        log.info("card %s is already in Teams (message %s); not posting again", key, found)
+        ref = self._ref(f"{channel}{MESSAGE_ID}{found}", found, card)
+        await self.lookups.remember(key, ref, card.thread_id)
+        return ref
 
     async def find_line(self, ref: CardRef, key: str) -> bool:
-        """Always False: the Bot Connector cannot list a channel reply chain, so a line a crash
-        cut off between sending and recording is sent again (a repeat rather than a loss)."""
-        return False
+        """Whether the line ``key`` is in the card's reply chain (through Graph); False when
+        Graph cannot be asked, so the line is sent again (a repeat rather than a loss)."""
+        channel, root = split_conversation(ref.channel)
+        return await self.history.has_line(channel, root or ref.message_id, line_marker(key))
+
+    def _ref(self, conversation: str, activity_id: str, card: Card) -> CardRef:
+        return CardRef(
+            surface=self.name,
+            channel=conversation,
+            message_id=activity_id,
+            department=card.department,
+            placement=card.placement,
+        )
 
     async def post_card(self, channel: str, card: Card, key: str) -> CardRef:
         """A new conversation in ``channel`` with the card; the dispatcher posts a key once."""
@@ -82,13 +115,7 @@ class TeamsSurface:
         activity_id = result.activity_id or split_conversation(conversation)[1]
         if not conversation or not activity_id:
             raise TeamsApiError(f"Teams did not say where the card for {card.short_id} went")
-        ref = CardRef(
-            surface=self.name,
-            channel=conversation,
-            message_id=activity_id,
-            department=card.department,
-            placement=card.placement,
-        )
+        ref = self._ref(conversation, activity_id, card)
         await self.lookups.remember(key, ref, card.thread_id)
         return ref
 
@@ -106,11 +133,12 @@ class TeamsSurface:
             )
 
     async def notify(self, ref: CardRef, text: str, key: str) -> None:
-        """A plain-text line in the card's reply chain (``textFormat: plain``: no markup)."""
+        """A line in the card's reply chain: a small card whose one text run shows ``text``
+        verbatim (no markup), marked with ``key`` so Graph can find it again."""
         activity = Activity(
             type="message",
-            text=plain(text, 4000),
-            text_format="plain",
+            summary="Switchboard activity",
+            attachments=[attachment(line_card(text, key))],
             reply_to_id=ref.message_id,
         )
         try:
@@ -128,3 +156,4 @@ class TeamsSurface:
 
     async def close(self) -> None:
         await self.connector.close()
+        await self.history.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -41,8 +42,10 @@ class TokenError(SwitchboardError):
     """No token: the login endpoint refused the request or could not be reached."""
 
 
-def token_endpoint(settings: TeamsSettings) -> str:
-    authority = (settings.auth_authority or f"{LOGIN}/{settings.token_tenant}").rstrip("/")
+def token_endpoint(settings: TeamsSettings, tenant: str = "") -> str:
+    """The token endpoint of ``tenant`` (default: where Bot Framework tokens come from)."""
+    default = f"{LOGIN}/{tenant or settings.token_tenant}"
+    authority = (settings.auth_authority or default).rstrip("/")
     return f"{authority}/oauth2/v2.0/token"
 
 
@@ -56,11 +59,12 @@ class ClientSecretTokens(AnonymousTokenProvider):
         *,
         clock: Clock = time.monotonic,
         timeout: float = 10.0,
+        tenant: str = "",
     ) -> None:
         super().__init__()
         self.settings = settings
         self._configuration = configuration or AgentAuthConfiguration()
-        self.url = token_endpoint(settings)
+        self.url = token_endpoint(settings, tenant)
         self.clock = clock
         self.timeout = timeout
         self._tokens: dict[str, tuple[str, float]] = {}
@@ -157,7 +161,8 @@ class WatchedTokens(AnonymousTokenProvider):
 
 
 class TeamsHealth:
-    """``teams token`` for /readyz: broken while no token can be had, with the reason."""
+    """``teams token`` for /readyz: broken while no token can be had, with the reason; and
+    the parts ``more`` reports (``teams graph``)."""
 
     name = "teams"
 
@@ -168,11 +173,13 @@ class TeamsHealth:
         scopes: list[str],
         *,
         recheck: float = RECHECK,
+        more: Callable[[], Mapping[str, PartHealth]] | None = None,
     ) -> None:
         self.tokens = tokens
         self.resource = resource
         self.scopes = scopes
         self.recheck = recheck
+        self.more = more
         self._lock = asyncio.Lock()
 
     async def fetch(self) -> None:
@@ -191,6 +198,12 @@ class TeamsHealth:
         return asked is None or self.tokens.clock() - asked >= self.recheck
 
     async def health(self) -> dict[str, PartHealth]:
+        parts = await self._token()
+        if self.more is not None:
+            parts.update(self.more())
+        return parts
+
+    async def _token(self) -> dict[str, PartHealth]:
         if self.tokens is None:
             return {TOKEN_PART: PartHealth("not used (no teams.app_id)")}
         if self._due():
