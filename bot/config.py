@@ -107,10 +107,20 @@ class ServerSettings(Section):
 
 class SlackSettings(Section):
     bot_token: str
-    signing_secret: str
+    signing_secret: str = ""
+    """Verifies requests Slack sends over HTTP; needed unless Socket Mode (``app_token``)."""
     app_token: str = ""
     api_url: OptionalHttpUrl = ""
     """The Slack Web API base URL; empty: https://slack.com/api/."""
+
+    @model_validator(mode="after")
+    def _signed_or_socket(self) -> SlackSettings:
+        if not self.signing_secret and not self.app_token:
+            raise ValueError(
+                "slack.signing_secret is required in HTTP mode (Basic Information > Signing "
+                "Secret); or set slack.app_token (xapp-...) to use Socket Mode"
+            )
+        return self
 
 
 class CardLogSettings(Section):
@@ -241,11 +251,27 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def interpolate(value: Any, path: str = "") -> Any:
-    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string, naming the key on failure."""
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string; a ``ConfigError`` names
+    every variable that is not set (with its key), not only the first."""
+    missing: list[tuple[str, str]] = []
+    result = _interpolate(value, path, missing)
+    if missing:
+        names = sorted({name for _, name in missing})
+        where = "; ".join(f"{key}: {name}" for key, name in missing)
+        raise ConfigError(
+            f"environment variable{'s' if len(names) > 1 else ''} not set: {where}; "
+            f"export {'=... '.join(names)}=... or write ${{NAME:-default}}"
+        )
+    return result
+
+
+def _interpolate(value: Any, path: str, missing: list[tuple[str, str]]) -> Any:
     if isinstance(value, dict):
-        return {k: interpolate(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {
+            k: _interpolate(v, f"{path}.{k}" if path else str(k), missing) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [interpolate(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_interpolate(v, f"{path}[{i}]", missing) for i, v in enumerate(value)]
     if isinstance(value, str):
 
         def sub(match: re.Match[str]) -> str:
@@ -255,10 +281,8 @@ def interpolate(value: Any, path: str = "") -> Any:
                 return found
             if default is not None:
                 return default
-            raise ConfigError(
-                f"{path}: environment variable {name} is not set; export {name}=... "
-                f"or write ${{{name}:-default}}"
-            )
+            missing.append((path, name))
+            return ""
 
         return _ENV.sub(sub, value)
     return value

@@ -27,6 +27,33 @@ def test_missing_env_names_the_key_and_the_fix(monkeypatch: pytest.MonkeyPatch) 
     assert "slack.bot_token" in str(err.value) and "export SB_NOPE" in str(err.value)
 
 
+def test_every_missing_env_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SB_TOKEN", "SB_SECRET", "SB_HOOK"):
+        monkeypatch.delenv(name, raising=False)
+    data = {
+        **MINIMAL,
+        "slack": {"bot_token": "${SB_TOKEN}", "signing_secret": "${SB_SECRET}"},
+        "sources": [{"name": "hooks", "type": "webhook", "secret": "${SB_HOOK}"}],
+    }
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    text = str(err.value)
+    for key, name in (
+        ("slack.bot_token", "SB_TOKEN"),
+        ("slack.signing_secret", "SB_SECRET"),
+        ("sources[0].secret", "SB_HOOK"),
+    ):
+        assert f"{key}: {name}" in text and f"{name}=..." in text
+
+
+def test_socket_mode_needs_no_signing_secret_and_http_mode_does() -> None:
+    socket = parse_config({**MINIMAL, "slack": {"bot_token": "xoxb-1", "app_token": "xapp-1"}})
+    assert socket.slack is not None and socket.slack.signing_secret == ""
+    with pytest.raises(ConfigError) as err:
+        parse_config({**MINIMAL, "slack": {"bot_token": "xoxb-1"}})
+    assert "slack.signing_secret" in str(err.value) and "app_token" in str(err.value)
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [

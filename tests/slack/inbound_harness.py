@@ -60,13 +60,19 @@ def workspace(fake: FakeSlack) -> None:
     fake.add_usergroup("S0PRESS", "press-team", [CAROL, BOB])
 
 
-def config_for(fake: FakeSlack, tmp: Path, app_token: str = "") -> dict[str, Any]:
+def config_for(
+    fake: FakeSlack, tmp: Path, app_token: str = "", *, signed: bool = True
+) -> dict[str, Any]:
+    """``signed``: with the signing secret (Socket Mode may go without)."""
     tmp.mkdir(parents=True, exist_ok=True)
+    slack = fake.settings() | ({"app_token": app_token} if app_token else {})
+    if not signed:
+        del slack["signing_secret"]
     replay = tmp / "mentions.json"
     replay.write_text("[]", encoding="utf-8")
     return {
         "store": {"url": f"sqlite:///{tmp}/s.sqlite3"},
-        "slack": fake.settings() | ({"app_token": app_token} if app_token else {}),
+        "slack": slack,
         "departments": [
             {"name": "billing", "title": "Billing", "slack_channel": BILLING},
             {
@@ -378,11 +384,16 @@ class Harness:
 
 @asynccontextmanager
 async def running(
-    fake: FakeSlack, tmp: Path, *, app_token: str = "", store: Store | None = None
+    fake: FakeSlack,
+    tmp: Path,
+    *,
+    app_token: str = "",
+    store: Store | None = None,
+    signed: bool = True,
 ) -> AsyncIterator[Harness]:
     """One replica; several replicas share ``store`` (its own SQLite file otherwise)."""
     workspace(fake)
-    config = parse_config(config_for(fake, tmp, app_token))
+    config = parse_config(config_for(fake, tmp, app_token, signed=signed))
     assert config.slack is not None
     surface = SlackSurface.from_config(config, per_channel_interval=0.0)
     board = Switchboard.from_config(config, [surface], store)

@@ -81,6 +81,25 @@ async def test_no_app_token_means_no_socket(fake_slack: FakeSlack, tmp_path: Pat
 
 
 async def test_socket_mode_runs_commands_and_events(h: Harness) -> None:
+    await commands_and_events_over_the_socket(h)
+
+
+async def test_socket_mode_needs_no_signing_secret_and_then_takes_nothing_over_http(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with running(fake_slack, tmp_path, app_token=APP_TOKEN, signed=False) as h:
+        assert h.inbound.settings.signing_secret == ""
+        body = h.command_body(ALICE, "/claim", "T-1")
+        unsigned = await h.client.post(
+            "/slack/events",
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert unsigned.status == 404
+        await commands_and_events_over_the_socket(h)
+
+
+async def commands_and_events_over_the_socket(h: Harness) -> None:
     endpoint = SocketModeEndpoint()
     await endpoint.server.start_server()
     try:

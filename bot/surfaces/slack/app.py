@@ -63,6 +63,9 @@ def build_bolt(settings: SlackSettings, client: AsyncWebClient) -> AsyncApp:
     return AsyncApp(
         client=client,
         signing_secret=settings.signing_secret,
+        # Socket Mode without a signing secret: nothing arrives over HTTP (the route is not
+        # mounted), and bolt does not verify what the socket delivers.
+        request_verification_enabled=bool(settings.signing_secret),
         process_before_response=True,
         logger=logging.getLogger("switchboard.slack.bolt"),
     )
@@ -85,7 +88,8 @@ def install_slack(
     *,
     clock: Clock = time.monotonic,
 ) -> SlackInbound:
-    """Mount ``POST /slack/events`` on ``app``; background work is drained on shutdown.
+    """Mount ``POST /slack/events`` on ``app`` (only with a signing secret to verify it by:
+    Socket Mode may go without); background work is drained on shutdown.
     ``app[HEALTH_KEY]`` is Slack's readiness (``health.py``), timed by ``clock``."""
     inbound = build_inbound(desk, settings, surface)
     socket = SocketWatch(clock) if settings.app_token else None
@@ -101,7 +105,8 @@ def install_slack(
         await inbound.close()
 
     app[SLACK_KEY] = inbound
-    app.router.add_post(EVENTS_PATH, slack_events)
+    if settings.signing_secret:
+        app.router.add_post(EVENTS_PATH, slack_events)
     app.on_cleanup.append(cleanup)
     return inbound
 
