@@ -25,6 +25,7 @@ MAX_LINE = 500
 HISTORY_LINES = 8
 SECONDARY = {Verb.TAKE_OVER, Verb.SEND_BACK, Verb.SPAM}
 STYLES = {"primary": "positive", "danger": "destructive"}
+BADGE_COLORS = {"due": "Default", "warning": "Warning", "overdue": "Attention"}
 
 _CONTROL = untrusted.HIDDEN
 
@@ -93,6 +94,10 @@ def thread_card(card: Card, departments: Sequence[tuple[str, str]] = ()) -> Json
     if card.owner:
         head.append(run(f" · {card.owner}"))
     body.append(rich(*head))
+    if card.badge:
+        color = BADGE_COLORS.get(card.badge_level, "Default")
+        weight = "Default" if card.badge_level == "due" else "Bolder"
+        body.append(rich(run(card.badge, color=color, weight=weight), spacing="None"))
     handle = card.author_handle
     if handle and not handle.startswith("@"):
         handle = "@" + handle
