@@ -12,6 +12,8 @@ from bot.actions import Action, Verb
 from bot.config import Department
 from bot.domain import AuditEvent, EventKind, Mention, Thread, ThreadState
 from bot.ports import Card, CardAction, ReplyLimit
+from bot.sla.badge import Policies, badge
+from bot.sla.policy import SlaPolicy
 
 
 def age(since: datetime, now: datetime) -> str:
@@ -93,6 +95,16 @@ def history_line(event: AuditEvent, departments: dict[str, Department]) -> str |
     return None
 
 
+def policies_of(departments: dict[str, Department]) -> Policies:
+    """The service level of each configured department, by name."""
+
+    def policy(name: str) -> SlaPolicy | None:
+        dept = departments.get(name)
+        return dept.sla_policy if dept else None
+
+    return policy
+
+
 def actions_for(thread: Thread, read_only: bool) -> tuple[CardAction, ...]:
     if thread.state is ThreadState.RESOLVED:
         return ()
@@ -138,6 +150,7 @@ def render_card(
         banner = f"{verb} to {label}{person} by {move.by.label}{note}"
     lines = [line for e in events if (line := history_line(e, departments))]
     read_only = reply_limit is None
+    clock = None if banner else badge(thread, events, policies_of(departments), now)
     return Card(
         thread_id=thread.id,
         short_id=thread.short_id,
@@ -160,4 +173,6 @@ def render_card(
         follow_ups=tuple(f"{m.author.handle}: {m.text}" for m in mentions[1:]),
         reply_limit=reply_limit.limit if reply_limit else None,
         placement=thread.placement if placement is None else placement,
+        badge=clock.card_text() if clock else "",
+        badge_level=clock.level.value if clock else "",
     )

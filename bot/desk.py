@@ -23,6 +23,7 @@ from bot.interaction import Interaction, Response
 from bot.ports import Card, ReplyLimit
 from bot.replies import ReplyService
 from bot.service import ThreadService
+from bot.sla.queue import WINDOW, Queued, due_first
 from bot.storage import CardOutbox, KeyValue
 from handlers import Context, dispatch
 
@@ -31,10 +32,12 @@ Render = Callable[[Thread, int | None], Awaitable[Card]]
 
 @dataclass(frozen=True)
 class Home:
-    """What a person's home view shows: what they hold, and what waits where."""
+    """What a person's home view shows: what they hold, and what waits where (due first)."""
 
     mine: list[Thread]
-    waiting: list[tuple[Department, list[Thread]]]
+    waiting: list[tuple[Department, list[Queued]]]
+    window: int = WINDOW
+    """At most this many of a department's oldest waiting threads are ordered and listed."""
 
 
 class Desk:
@@ -79,11 +82,16 @@ class Desk:
         at most ``limit``."""
         return await self._threads.waiting(department, limit=limit)
 
+    async def queue(self, department: str | None = None, limit: int | None = None) -> list[Queued]:
+        """The waiting queue of ``department`` (every department when None) as ``queue`` and
+        claim-next order it: due first, then oldest (``bot.sla.queue``), each with its badge."""
+        return await due_first(self._threads, department, limit)
+
     async def held_by(self, person: Person) -> list[Thread]:
         return await self._threads.held_by(person)
 
     async def home(self, person: Person, departments: Sequence[Department]) -> Home:
-        waiting = [(d, await self._threads.waiting(d.name)) for d in departments]
+        waiting = [(d, await due_first(self._threads, d.name)) for d in departments]
         return Home(await self._threads.held_by(person), waiting)
 
     def departments(self) -> list[Department]:

@@ -24,7 +24,7 @@ class Interaction:
     key: str = ""
     """Idempotency key of a public reply (the composer's id, the event id...)."""
     channel_department: str | None = None
-    """The department whose channel the command came from (``/claim`` picks its oldest)."""
+    """The department whose channel the command came from (``/claim`` takes its queue's first)."""
     to_person: Person | None = None
     is_member: bool | None = None
     """Whether the actor belongs to the thread's department (``members`` reply policy);

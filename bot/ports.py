@@ -112,6 +112,11 @@ class Card:
     reply_limit: int | None = None
     placement: int = 0
     """Which placement of the thread this card shows (0 = before any transfer)."""
+    badge: str = ""
+    """The service-level clock as of the render (``bot.sla.badge``; our own text, like the
+    labels): ``⏱ Claim due 14:35``; empty when no clock runs."""
+    badge_level: str = ""
+    """``due``, ``warning`` or ``overdue`` (``bot.sla.badge.Level``), for the surface's style."""
 
 
 class Surface(Protocol):

@@ -212,7 +212,8 @@ class ThreadService:
         return await self.store.waiting_threads(department, limit=limit)
 
     async def next_waiting(self, department: str) -> Thread | None:
-        """The thread claim-next takes: the oldest waiting in ``department``."""
+        """The oldest waiting thread of ``department`` (claim-next takes the first of its
+        due-first order, ``bot.sla.queue.due_first``)."""
         waiting = await self.waiting(department, limit=1)
         return waiting[0] if waiting else None
 

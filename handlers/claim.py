@@ -1,17 +1,19 @@
-"""Claim (or pick up the next call in the queue), release, take over."""
+"""Claim (or pick up the next call in the queue: the first ``queue`` lists, due first), release,
+take over."""
 
 from __future__ import annotations
 
 from bot.interaction import Interaction, Response
+from bot.sla.queue import due_first
 from handlers.base import Context, done, target
 
 
 async def claim(ctx: Context, interaction: Interaction) -> Response:
     if interaction.thread_ref is None and interaction.channel_department:
-        waiting = await ctx.threads.next_waiting(interaction.channel_department)
-        if waiting is None:
+        first = await due_first(ctx.threads, interaction.channel_department, limit=1)
+        if not first:
             return Response("Nothing is waiting in this queue.", ok=False)
-        ref = waiting.id
+        ref = first[0].thread.id
     else:
         ref = (await target(ctx, interaction)).id
     thread = await ctx.threads.claim(ref, interaction.actor, interaction.surface)

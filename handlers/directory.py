@@ -7,11 +7,13 @@ from datetime import datetime
 from bot.cards import age
 from bot.domain import Thread
 from bot.interaction import Interaction, Response
+from bot.sla.badge import Badge
 from bot.sla.policy import Rota
+from bot.sla.queue import WINDOW, due_first
 from handlers.base import Context, target
 
 HELP = """\
-claim [T-12]                  take a thread (no id: the oldest waiting in this queue)
+claim [T-12]                  take a thread (no id: the first `queue` lists)
 release [T-12]                put it back in the queue
 takeover [T-12]               take a thread someone else holds
 note [T-12] <text>            internal note (never public)
@@ -28,21 +30,22 @@ spam [T-12]                   close it as spam
 show [T-12]                   the thread and its history
 directory                     departments, channels, who is on duty
 mine                          your open threads
-queue [dept]                  unclaimed threads, oldest first
+queue [dept]                  waiting threads, what is due first, then oldest
 Without T-12 a command acts on your active thread (the last one you claimed or acted on)."""
 
 
-async def _line(ctx: Context, thread: Thread, now: datetime) -> str:
+async def _line(ctx: Context, thread: Thread, now: datetime, badge: Badge | None = None) -> str:
     mentions = await ctx.threads.store.mentions(thread.id)
     first = mentions[0]
     snippet = " ".join(first.text.split())
     if len(snippet) > 60:
         snippet = snippet[:59] + "…"
     owner = f" · {thread.owner.label}" if thread.owner else ""
+    clock = f"{badge.list_text()} · " if badge else ""
     return (
         f"{thread.short_id} [{thread.department}] {thread.state.value}{owner} · "
         f"{first.network} @{first.author.handle.lstrip('@')} · {age(first.created_at, now)} · "
-        f"{snippet}"
+        f"{clock}{snippet}"
     )
 
 
@@ -83,11 +86,14 @@ async def queue(ctx: Context, interaction: Interaction) -> Response:
     department = interaction.department or interaction.channel_department
     if department:
         department = ctx.threads.directory.get(department).name
-    waiting = await ctx.threads.waiting(department)
+    waiting = await due_first(ctx.threads, department)
     if not waiting:
         return Response("Nothing is waiting.")
     now = ctx.threads.clock()
-    return Response("\n".join([await _line(ctx, t, now) for t in waiting]))
+    lines = [await _line(ctx, q.thread, now, q.badge) for q in waiting]
+    if len(waiting) >= WINDOW:
+        lines.append(f"(the oldest {WINDOW} waiting, due first; more wait behind them)")
+    return Response("\n".join(lines))
 
 
 async def show(ctx: Context, interaction: Interaction) -> Response:

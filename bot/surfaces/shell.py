@@ -41,7 +41,10 @@ def render_text(card: Card, width: int = 78) -> str:
         f"┌ {card.short_id} · {card.network} · {card.department_title} · "
         f"{card.state.upper()}{owner} · {card.age}"
     )
-    lines = [head, f"│ {author} (@{handle.lstrip('@')})"]
+    lines = [head]
+    if card.badge:
+        lines.append(f"│ {clean(card.badge)}")
+    lines.append(f"│ {author} (@{handle.lstrip('@')})")
     for para in clean(card.text).splitlines() or [""]:
         lines += ["│   " + row for row in textwrap.wrap(para, width - 4) or [""]]
     for follow in card.follow_ups:
@@ -136,12 +139,12 @@ class ShellCommands:
         return ("" if response.ok else "! ") + clean(response.text)
 
     async def _claim_next(self, interaction: Interaction, actor: Person) -> Interaction:
-        """``claim`` without an id: the oldest waiting thread of the queue last looked at, or
-        of every queue."""
+        """``claim`` without an id: the first waiting thread (due first, then oldest) of the
+        queue last looked at, or of every queue."""
         department = self._queue.get(actor.key)
         if department is None:
-            oldest = await self.desk.waiting(None, limit=1)
-            department = oldest[0].department if oldest else self.desk.departments()[0].name
+            first = await self.desk.queue(None, limit=1)
+            department = first[0].thread.department if first else self.desk.departments()[0].name
         return dataclasses.replace(interaction, channel_department=department)
 
     async def _reply(self, interaction: Interaction, actor: Person) -> str:

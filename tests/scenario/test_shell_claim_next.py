@@ -1,19 +1,21 @@
-"""``claim`` without an id in the shell takes the oldest waiting thread, as ``/claim`` does in
-a department's channel: of the queue looked at last, or of every queue."""
+"""``claim`` without an id in the shell takes the first thread ``queue`` lists (what is due
+first, then the oldest), as ``/claim`` does in a department's channel: of the queue looked at
+last, or of every queue."""
 
 from __future__ import annotations
 
 from tests.scenario.test_demo import demo
 
 
-def test_claim_without_an_id_takes_the_oldest_waiting_thread() -> None:
+def test_claim_without_an_id_takes_what_queue_lists_first() -> None:
     out = demo("claim\nclaim\nqueue billing\nclaim\nqueue\nclaim\n")
-    # every queue: T-1001 (billing) then T-1002 (support) are the oldest two
-    assert out.count("You have T-1001.") == 1, out
+    # every queue: Support's first reply is due within 15 min, before Social's 30 and the
+    # others' hour, so its two oldest go first: T-1002, T-1003
     assert out.count("You have T-1002.") == 1, out
-    # billing's next after T-1001 is T-1010, then every queue again: T-1003
-    assert out.count("You have T-1010.") == 1, out
     assert out.count("You have T-1003.") == 1, out
+    # billing has one target, so its first is its oldest: T-1001; then every queue: T-1004
+    assert out.count("You have T-1001.") == 1, out
+    assert out.count("You have T-1004.") == 1, out
     assert "no active thread" not in out
 
 

@@ -87,6 +87,16 @@ def header(card: Card) -> Block:
     return {"type": "header", "text": text_obj(fit(title, HEADER_TEXT)[0], "plain_text")}
 
 
+def badge_block(card: Card) -> Block | None:
+    """The service-level clock (our own text, escaped all the same), bold once it warns."""
+    if not card.badge:
+        return None
+    text = fit(card.badge, 200, mrkdwn)[0]
+    if card.badge_level in ("warning", "overdue"):
+        text = f"*{text}*"
+    return {"type": "context", "elements": [text_obj(text)]}
+
+
 def banner_block(card: Card, current_channel: str) -> Block:
     where = channel_link(current_channel)
     now = f" · now in {where}" if where else ""
@@ -213,6 +223,7 @@ def card_blocks(card: Card, *, current_channel: str = "", mention_group: str = "
     blocks: list[Block | None] = [
         banner_block(card, current_channel) if card.banner else None,
         header(card),
+        badge_block(card),
         {"type": "section", "text": text_obj(author_line(card))},
         *body_blocks(card),
         follow_up_block(card),

@@ -1,5 +1,6 @@
-"""App Home: my open threads, and my departments' unclaimed queues with their ages, each with
-buttons (the same ``sb_<verb>`` actions as the cards)."""
+"""App Home: my open threads, and my departments' unclaimed queues due first (each row with its
+service-level clock as of the view, ``bot.sla.badge``) and their ages, each with buttons (the
+same ``sb_<verb>`` actions as the cards)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.surfaces.slack.escape import fit, mrkdwn
 from bot.surfaces.slack.webapi import SlackCallError
 
 if TYPE_CHECKING:
+    from bot.sla.badge import Badge
     from bot.surfaces.slack.inbound import SlackInbound
 
 MINE_SHOWN = 15
@@ -35,7 +37,12 @@ def _button(label: str, verb: Verb, thread: Thread, style: str = "") -> dict[str
     return element
 
 
-async def _row(inbound: SlackInbound, thread: Thread, buttons: list[dict[str, Any]]) -> list[Any]:
+async def _row(
+    inbound: SlackInbound,
+    thread: Thread,
+    buttons: list[dict[str, Any]],
+    badge: Badge | None = None,
+) -> list[Any]:
     mentions = await inbound.desk.mentions(thread)
     first = mentions[0]
     when = age(first.created_at, inbound.desk.clock())
@@ -43,9 +50,10 @@ async def _row(inbound: SlackInbound, thread: Thread, buttons: list[dict[str, An
     handle = fit(first.author.handle, 80, mrkdwn)[0]
     owner = f" · {fit(thread.owner.label, 60, mrkdwn)[0]}" if thread.owner else ""
     snippet = fit(" ".join(first.text.split()), 200, mrkdwn)[0]
+    clock = f" · {mrkdwn(badge.list_text())}" if badge else ""
     line = (
-        f"*{thread.short_id}* · {network} · {handle} · {when} · {thread.state.value}{owner}\n"
-        f"{snippet}"
+        f"*{thread.short_id}* · {network} · {handle} · {when} · {thread.state.value}{owner}"
+        f"{clock}\n{snippet}"
     )
     return [
         {"type": "section", "text": text_obj(line)},
@@ -91,17 +99,19 @@ async def home_view(inbound: SlackInbound, user: str, notice: str = "") -> dict[
                 "text": text_obj(fit(f"Waiting in {dept.label}", 150)[0], "plain_text"),
             }
         )
-        for thread in waiting[:QUEUE_SHOWN]:
+        for queued in waiting[:QUEUE_SHOWN]:
             if len(blocks) + 2 > MAX_BLOCKS:
                 break
+            thread = queued.thread
             buttons = [
                 _button("Claim", Verb.CLAIM, thread, "primary"),
                 _button("Transfer", Verb.TRANSFER, thread),
             ]
-            blocks += await _row(inbound, thread, buttons)
+            blocks += await _row(inbound, thread, buttons, queued.badge)
         more = len(waiting) - QUEUE_SHOWN
         if not waiting or more > 0:
-            text = f"{more} more waiting." if more > 0 else "Nothing waiting."
+            plus = "+" if len(waiting) >= home.window else ""
+            text = f"{more}{plus} more waiting." if more > 0 else "Nothing waiting."
             if len(blocks) < MAX_BLOCKS:
                 blocks.append({"type": "context", "elements": [text_obj(text)]})
     return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}

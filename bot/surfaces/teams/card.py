@@ -31,6 +31,7 @@ MAX_LINE = 500
 HISTORY_LINES = 8
 SECONDARY = {Verb.TAKE_OVER, Verb.SEND_BACK, Verb.SPAM}
 STYLES = {"primary": "positive", "danger": "destructive"}
+BADGE_COLORS = {"due": "Default", "warning": "Warning", "overdue": "Attention"}
 
 CARD_MARK = "switchboard.card:"
 LINE_MARK = "switchboard.line:"
@@ -142,6 +143,10 @@ def thread_card(card: Card, departments: Sequence[tuple[str, str]] = ()) -> Json
         head.append(run(f" · {card.owner}"))
     body.append(rich(*head))
     body[0]["id"] = card_marker(card.thread_id, card.placement)
+    if card.badge:
+        color = BADGE_COLORS.get(card.badge_level, "Default")
+        weight = "Default" if card.badge_level == "due" else "Bolder"
+        body.append(rich(run(card.badge, color=color, weight=weight), spacing="None"))
     handle = card.author_handle
     if handle and not handle.startswith("@"):
         handle = "@" + handle

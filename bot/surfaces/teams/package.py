@@ -30,7 +30,7 @@ admin): read the team's channel messages, so a card whose answer was lost is fou
 Pixel = tuple[int, int, int, int]
 
 TEAM_COMMANDS = [
-    ("claim", "Take this thread (or the oldest waiting one)"),
+    ("claim", "Take this thread (or the first waiting: due first)"),
     ("release", "Put the thread back in the queue"),
     ("reply", "reply <text>: answer publicly on the network (asks to confirm)"),
     ("note", "note <text>: an internal note, never public"),
@@ -38,13 +38,13 @@ TEAM_COMMANDS = [
     ("resolve", "Close the thread"),
     ("directory", "Departments, their channels and who is on duty"),
     ("mine", "Your open threads"),
-    ("queue", "queue [department]: unclaimed threads, oldest first"),
+    ("queue", "queue [department]: waiting threads, due first"),
     ("help", "All commands"),
 ]
 PERSONAL_COMMANDS = [
     ("directory", "Departments, their channels and who is on duty"),
     ("mine", "Your open threads"),
-    ("queue", "queue [department]: unclaimed threads, oldest first"),
+    ("queue", "queue [department]: waiting threads, due first"),
     ("show", "show T-12: a thread and its history"),
     ("help", "All commands"),
 ]
