@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import logs
 from bot.config import Department
 from bot.domain import CardRef, Draft, Mention, Person, Thread
 from bot.drafts import DraftService
@@ -64,8 +65,13 @@ class Desk:
 
     # verbs --------------------------------------------------------------------------------
     async def handle(self, interaction: Interaction) -> Response:
-        """Run the interaction's verb; refusals come back as ``Response(ok=False)``."""
-        return await dispatch(self._context, interaction)
+        """Run the interaction's verb; refusals come back as ``Response(ok=False)``. Its log
+        lines name the thread it is about (``bot.logs``), and only its own."""
+        token = logs.thread_number.set(None)
+        try:
+            return await dispatch(self._context, interaction)
+        finally:
+            logs.thread_number.reset(token)
 
     # queries ------------------------------------------------------------------------------
     def clock(self) -> datetime:

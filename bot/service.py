@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot import logs
 from bot.config import Department
 from bot.domain import (
     AuditEvent,
@@ -193,6 +194,7 @@ class ThreadService:
         if thread is None:
             thread = await self.store.get_thread(ref)
         if thread is not None:
+            logs.thread_number.set(thread.short_id)  # the caller's log lines name it
             return thread
         gone = None
         if number.isdigit():

@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot import logs
+from bot.actions import Verb
 from bot.config import parse_config
-from tests.boards import free_port
+from bot.domain import AuditEvent, Person, Thread
+from bot.interaction import Interaction
+from tests.boards import board_for, free_port, mention_item, real_store, write_items
 
 BOT_TOKEN = "xoxb-1111-2222-abcdefghijkl"
 HOOK_SECRET = "0123456789abcdef0123456789abcdef"
@@ -125,3 +128,34 @@ def test_the_flags_work_after_the_subcommand_and_from_the_environment(tmp_path: 
     assert f"{logs.LEVEL_ENV}: 'loud' is not one of" in wrong.stderr
     before = switchboard("--log-level", "warning", "check", "--config", str(config))
     assert before.returncode == after.returncode
+
+
+class BrokenObserver:
+    """An observer of thread changes that fails after each one (the service logs it)."""
+
+    async def planned(self, thread: Thread, event: AuditEvent) -> None:
+        return None
+
+    async def settled(self, thread: Thread, event: AuditEvent, stored: bool) -> None:
+        raise RuntimeError("observer down")
+
+
+async def test_a_line_written_while_a_verb_runs_names_its_thread(
+    captured: io.StringIO, tmp_path: Path
+) -> None:
+    items = write_items(tmp_path / "i.json", [mention_item(1), mention_item(2)])
+    async with real_store("sqlite", tmp_path) as store:
+        board = board_for(store, items)
+        await board.ingestor.poll_once(board.sources[0])
+        board.threads.observers.append(BrokenObserver())
+        logs.configure("info", "json", captured)
+        alice = Person(surface="shell", id="alice", name="alice")
+        first = await board.desk.handle(Interaction("shell", alice, Verb.CLAIM, "T-1002"))
+        assert first.ok
+        assert logs.thread_number.get() is None  # only the verb's own lines name it
+        logging.getLogger("switchboard.test").info("between verbs")
+    records = [json.loads(line) for line in lines(captured)]
+    (failed,) = [r for r in records if "observer down" in r["message"]]
+    assert failed["thread"] == "T-1002"
+    (between,) = [r for r in records if r["message"] == "between verbs"]
+    assert "thread" not in between
