@@ -94,39 +94,49 @@ def teams_package(config: Config, out: str, version: str) -> int:
 
 
 async def check(config: Config) -> int:
-    failures = 0
+    """Prove every credential and place the config names, one line each; 1 if any failed."""
+    from bot.findings import Finding, Outcome
 
-    def report(ok: bool, what: str, detail: str) -> None:
-        nonlocal failures
-        failures += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
+    counts = f"{len(config.departments)} departments, {len(config.sources)} sources"
+    findings = [Finding.ok("config", counts)]
 
-    report(True, "config", f"{len(config.departments)} departments, {len(config.sources)} sources")
+    def show(finding: Finding) -> None:
+        findings.append(finding)
+        print(finding.line(), flush=True)
+
+    print(findings[0].line())
     store = open_store(config.store.url, prefix=config.store.prefix)
     try:
         await store.ping()
-        report(True, "store", config.store.url.split("@")[-1])
+        show(Finding.ok("store", config.store.url.split("@")[-1]))
     except SwitchboardError as exc:
-        report(False, "store", str(exc))
+        show(Finding.fail("store", str(exc)))
     finally:
         await store.close()
     if config.slack is not None:
+        from bot.surfaces.slack.check import check_slack
         from bot.surfaces.slack.surface import SlackSurface
 
+        surface = SlackSurface.from_config(config)
         try:
-            who = await SlackSurface.from_config(config).api.call("auth.test")
-            report(True, "slack", f"signed in as {who.get('user')} in {who.get('team')}")
-        except SwitchboardError as exc:
-            report(False, "slack", str(exc))
+            for finding in await check_slack(config.slack, surface, config.departments):
+                show(finding)
+        finally:
+            await surface.close()
+    if config.teams is not None:
+        from bot.surfaces.teams.check import check_teams
+
+        for finding in await check_teams(config.teams):
+            show(finding)
     for source in build_sources(config):
         try:
-            report(True, f"source {source.name}", await source.check())
+            show(Finding.ok(f"source {source.name}", await source.check()))
         except SwitchboardError as exc:
             label, _, detail = about_source(source.network, source.name, str(exc)).partition(": ")
-            report(False, f"source {label}", detail)
+            show(Finding.fail(f"source {label}", detail))
         finally:
             await source.close()
-    return 1 if failures else 0
+    return 1 if any(f.outcome is Outcome.FAIL for f in findings) else 0
 
 
 def parse_since(text: str | None) -> datetime | None:

@@ -90,6 +90,8 @@ class FakeSlack(SlackMethods, LoopbackServer):
         self.revoked = False
         """When True the bot token is revoked: every method answers ``token_revoked``."""
         self.signing_secret = signing_secret
+        self.app_token = "xapp-1-A0TEST-1-test"
+        """The app-level token ``apps.connections.open`` accepts (Socket Mode)."""
         self.app.router.add_route("*", API + "{method}", self._handle)
 
     async def start(self) -> str:
@@ -225,6 +227,11 @@ class FakeSlack(SlackMethods, LoopbackServer):
         token = auth[7:] if auth.startswith("Bearer ") else str(params.get("token", ""))
         if not token:
             return web.json_response({"ok": False, "error": "not_authed"})
+        if method == "apps.connections.open":  # the one method of the app-level token
+            if token != self.app_token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            url = f"wss://wss-primary.slack.com/link/?ticket={self._next_ts()}"
+            return web.json_response({"ok": True, "url": url})
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if self.revoked:

@@ -147,6 +147,15 @@ async def start_socket_mode(
     return handler
 
 
+def app_token_refused(error: str, base_url: str) -> str:
+    """What a refused app token means, and the fix."""
+    return (
+        f"slack.app_token was refused by Slack ({error}) at {base_url}: use the "
+        "app-level token (xapp-...) with the connections:write scope from the app's "
+        "Basic Information page, or remove slack.app_token to use HTTP mode"
+    )
+
+
 async def check_app_token(client: AsyncWebClient, token: str) -> None:
     """Ask Slack for a Socket Mode URL once with ``token``; a refused token raises a one-line
     ``ConfigError`` naming ``slack.app_token`` and the fix, instead of a reconnect loop.
@@ -156,11 +165,7 @@ async def check_app_token(client: AsyncWebClient, token: str) -> None:
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "")
         if error in REFUSED_TOKEN:
-            raise ConfigError(
-                f"slack.app_token was refused by Slack ({error}) at {client.base_url}: use the "
-                "app-level token (xapp-...) with the connections:write scope from the app's "
-                "Basic Information page, or remove slack.app_token to use HTTP mode"
-            ) from None
+            raise ConfigError(app_token_refused(error, client.base_url)) from None
         log.warning("apps.connections.open failed (%s); Socket Mode will retry", error)
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("cannot reach Slack at %s (%s); Socket Mode will retry", client.base_url, exc)

@@ -17,6 +17,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat.postMessage": frozenset({"chat:write", "chat:write.public"}),
     "chat.update": frozenset({"chat:write"}),
     "conversations.history": frozenset({"channels:history", "groups:history"}),
+    "conversations.info": frozenset({"channels:read", "groups:read"}),
     "conversations.join": frozenset({"channels:join"}),
     "conversations.list": frozenset({"channels:read", "groups:read"}),
     "conversations.members": frozenset({"channels:read", "groups:read"}),
