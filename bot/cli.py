@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot import __version__, logs
 from bot.app import Switchboard, build_sources
-from bot.config import Config, load_config
+from bot.config import Config, describe, load_config, load_section
 from bot.errors import SwitchboardError
 from bot.naming import about_source
 from bot.store import open_store
@@ -83,13 +83,20 @@ async def _start(
     await start_platforms(app, config)
 
 
-def teams_package(config: Config, out: str, version: str) -> int:
-    if config.teams is None:
-        raise SwitchboardError("teams-package: the config has no `teams:` section (app_id, ...)")
-    from bot.surfaces.teams.package import build_package
+def teams_package(path: str | None, out: str, version: str) -> int:
+    """Build the Teams app zip from the config's ``teams:`` section alone (the other sections'
+    environment variables need not be set on the machine that builds it)."""
+    from pydantic import ValidationError
 
-    path = build_package(config.teams, out, version)
-    print(f"wrote {path}: upload it in Teams > Apps > Manage your apps > Upload an app")
+    from bot.surfaces.teams.package import build_package
+    from bot.teams_config import TeamsSettings
+
+    try:
+        settings = TeamsSettings.model_validate(load_section(path, "teams"))
+    except ValidationError as exc:
+        raise SwitchboardError(f"teams: is invalid:\n{describe(exc)}") from None
+    written = build_package(settings, out, version)
+    print(f"wrote {written}: upload it in Teams > Apps > Manage your apps > Upload an app")
     return 0
 
 
@@ -234,14 +241,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.demo import run_demo
 
             return asyncio.run(run_demo(args.script, args.user))
+        if args.command == "teams-package":  # needs the teams section only
+            return teams_package(args.config, args.out, args.app_version)
         config = load_config(args.config)
         logs.remember_secrets(config)
         if args.command == "serve":
             return asyncio.run(serve(config))
         if args.command == "check":
             return asyncio.run(check(config))
-        if args.command == "teams-package":
-            return teams_package(config, args.out, args.app_version)
         return asyncio.run(audit(config, args.since))
     except SwitchboardError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)

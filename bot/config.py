@@ -288,7 +288,8 @@ def _interpolate(value: Any, path: str, missing: list[tuple[str, str]]) -> Any:
     return value
 
 
-def _describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError) -> str:
+    """A pydantic error as one line per field, naming the key (never a secret's value)."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -306,7 +307,7 @@ def parse_config(data: Any, origin: str = "config") -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{origin} is invalid:\n{_describe(exc)}") from None
+        raise ConfigError(f"{origin} is invalid:\n{describe(exc)}") from None
     _validate_sources(config, origin)
     return config
 
@@ -328,12 +329,29 @@ def _validate_sources(config: Config, origin: str) -> None:
             cls.settings_model.model_validate(entry)
         except ValidationError as exc:
             raise ConfigError(
-                f"{origin}: sources[{i}] ({name}) is invalid:\n{_describe(exc)}"
+                f"{origin}: sources[{i}] ({name}) is invalid:\n{describe(exc)}"
             ) from None
+
+
+def load_section(path: str | os.PathLike[str] | None, key: str) -> dict[str, Any]:
+    """Only the ``key:`` section of the config file, with its ``${ENV}`` interpolated (for a
+    command that needs nothing else: the other sections' variables need not be set)."""
+    file, data = _read(path)
+    section = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        raise ConfigError(f"{file}: no `{key}:` section")
+    result = interpolate(section, key)
+    assert isinstance(result, dict)
+    return result
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load ``path``, or ``$SWITCHBOARD_CONFIG``; ConfigError when missing or invalid."""
+    file, data = _read(path)
+    return parse_config(data, str(file))
+
+
+def _read(path: str | os.PathLike[str] | None) -> tuple[Path, Any]:
     chosen = path or os.environ.get("SWITCHBOARD_CONFIG")
     if not chosen:
         raise ConfigError(
@@ -346,7 +364,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read config {file}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        return file, yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file} is not valid YAML: {exc}") from None
-    return parse_config(data, str(file))

@@ -60,10 +60,12 @@ class TeamsSettings(BaseModel):
     """The Teams app id (a GUID); defaults to ``app_id``."""
     public_url: OptionalHttpUrl = ""
     """Public HTTPS base URL of this server (its host goes into the manifest's validDomains)."""
-    developer_name: str = "Switchboard"
-    website_url: HttpUrl = "https://example.com"
-    privacy_url: HttpUrl = "https://example.com/privacy"
-    terms_url: HttpUrl = "https://example.com/terms"
+    developer_name: str = ""
+    """Your organization's name, shown as the app's developer (``teams-package`` needs it)."""
+    website_url: OptionalHttpUrl = ""
+    privacy_url: OptionalHttpUrl = ""
+    terms_url: OptionalHttpUrl = ""
+    """Your organization's pages, linked from the app's details (``teams-package`` needs them)."""
     accent_color: str = "#4F6BED"
 
     @field_validator("service_url")

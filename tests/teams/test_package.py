@@ -22,6 +22,10 @@ SETTINGS = TeamsSettings(
     public_url="https://switchboard.example.com",
     app_name="Acme Switchboard",
     accent_color="#123456",
+    developer_name="Acme Inc.",
+    website_url="https://acme.example.org",
+    privacy_url="https://acme.example.org/privacy",
+    terms_url="https://acme.example.org/terms",
 )
 
 
@@ -116,6 +120,10 @@ def test_manifest_id_can_differ_from_the_bot_id() -> None:
     [
         ({"app_id": "", "app_password": ""}, "teams.app_id is needed"),
         ({"public_url": "http://plain.example.com"}, "must be an https URL"),
+        (
+            {"privacy_url": "", "terms_url": ""},
+            "needs teams.privacy_url, teams.terms_url: Teams shows your organization",
+        ),
     ],
 )
 def test_package_errors_name_the_key(changes: dict[str, str], message: str) -> None:

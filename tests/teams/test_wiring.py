@@ -46,8 +46,17 @@ async def test_serve_wires_the_teams_endpoint_and_refuses_unsigned_requests(
 
 
 def test_teams_package_from_the_config(tmp_path: Path) -> None:
+    """Only the teams section counts: the others' environment variables need not be set."""
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"departments": DEPARTMENTS, "teams": TEAMS}))
+    pages = {
+        "developer_name": "Acme Inc.",
+        "website_url": "https://acme.example.org",
+        "privacy_url": "https://acme.example.org/privacy",
+        "terms_url": "https://acme.example.org/terms",
+    }
+    slack = {"bot_token": "${SB_UNSET_SLACK_TOKEN}", "signing_secret": "${SB_UNSET_SECRET}"}
+    data = {"departments": DEPARTMENTS, "slack": slack, "teams": TEAMS | pages}
+    config.write_text(yaml.safe_dump(data))
     out = tmp_path / "app.zip"
     done = subprocess.run(
         [
@@ -69,3 +78,15 @@ def test_teams_package_from_the_config(tmp_path: Path) -> None:
         assert sorted(zf.namelist()) == ["color.png", "manifest.json", "outline.png"]
         manifest = json.loads(zf.read("manifest.json"))
     assert manifest["bots"][0]["botId"] == APP_ID
+    assert manifest["developer"]["privacyUrl"] == "https://acme.example.org/privacy"
+    assert "example.com" not in json.dumps(manifest["developer"])
+
+    config.write_text(yaml.safe_dump({**data, "teams": TEAMS}))
+    refused = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "teams-package", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "teams.developer_name, teams.website_url, teams.privacy_url" in refused.stderr

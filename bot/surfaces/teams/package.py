@@ -57,6 +57,16 @@ def manifest(settings: TeamsSettings, version: str = "1.0.0") -> dict[str, Any]:
     app_id = settings.manifest_id or settings.app_id
     if not GUID.match(app_id):
         raise ConfigError(f"teams.manifest_id must be a GUID, got {app_id!r}")
+    unset = [
+        f"teams.{key}"
+        for key in ("developer_name", "website_url", "privacy_url", "terms_url")
+        if not getattr(settings, key)
+    ]
+    if unset:
+        raise ConfigError(
+            f"the Teams app package needs {', '.join(unset)}: Teams shows your organization's "
+            "name and links its website, privacy statement and terms of use on the app's page"
+        )
     domains = []
     if settings.public_url:
         host = urlparse(settings.public_url).hostname
