@@ -19,6 +19,7 @@ from aiohttp import web
 from bot import __version__, logs
 from bot.app import Switchboard, build_sources
 from bot.config import Config, describe, load_config, load_section
+from bot.domain import utcnow
 from bot.errors import SwitchboardError
 from bot.naming import about_source
 from bot.store import open_store
@@ -113,9 +114,9 @@ async def check(config: Config) -> int:
 
     print(findings[0].line())
     store = open_store(config.store.url, prefix=config.store.prefix)
-    try:
-        await store.ping()
-        show(Finding.ok("store", config.store.url.split("@")[-1]))
+    try:  # a real write, as /readyz does (an entry that expires by itself)
+        await store.kv_put("health.check", "switchboard-check", utcnow().isoformat(), ttl=60)
+        show(Finding.ok("store", f"{config.store.url.split('@')[-1]} takes writes"))
     except SwitchboardError as exc:
         show(Finding.fail("store", str(exc)))
     finally:
@@ -143,7 +144,11 @@ async def check(config: Config) -> int:
             show(Finding.fail(f"source {label}", detail))
         finally:
             await source.close()
-    return 1 if any(f.outcome is Outcome.FAIL for f in findings) else 0
+    failed = sum(f.outcome is Outcome.FAIL for f in findings)
+    warned = sum(f.outcome is Outcome.WARN for f in findings)
+    verdict = "not ready to serve" if failed else "ready to serve"
+    print(f"{len(findings)} checks: {failed} failed, {warned} warnings — {verdict}")
+    return 1 if failed else 0
 
 
 def parse_since(text: str | None) -> datetime | None:

@@ -19,11 +19,11 @@ def config(fake: FakeSlack, tmp_path: Path, **slack: str) -> Any:
             "store": {"url": f"sqlite:///{tmp_path}/s.sqlite3"},
             "slack": {**fake.settings(), **slack},
             "departments": [
-                {"name": "billing", "slack_channel": "#billing"},
+                {"name": "billing", "slack_channel": "#billing", "slack_usergroup": "S0BILLING"},
                 {"name": "press", "slack_channel": "C0PRESS"},
                 {"name": "jobs", "slack_channel": "#jobs"},
                 {"name": "legal", "slack_channel": "#legal"},
-                {"name": "sales", "slack_channel": "#sales"},
+                {"name": "sales", "slack_channel": "#sales", "slack_usergroup": "S0NOPE"},
                 {"name": "social"},
             ],
         }
@@ -36,6 +36,7 @@ def workspace(fake_slack: FakeSlack) -> FakeSlack:
     fake_slack.add_channel("C0PRESS", "press", bot_is_member=False)
     fake_slack.add_channel("C0JOBS", "jobs", private=True, bot_is_member=False)
     fake_slack.add_channel("C0LEGAL", "legal")["is_archived"] = True
+    fake_slack.add_usergroup("S0BILLING", "billing-team", ["U1", "U2"])
     return fake_slack
 
 
@@ -50,7 +51,10 @@ async def test_check_signs_in_and_looks_at_every_channel(
     assert "FAIL slack channel #jobs (jobs): private, and the bot is not a member: /invite" in out
     assert "FAIL slack channel #legal (legal): the channel is archived" in out
     assert "FAIL slack channel #sales (sales): channel_not_found: check departments" in out
+    assert "ok   slack user group S0BILLING (billing): 2 members" in out
+    assert "FAIL slack user group S0NOPE (sales): no_such_subteam: check departments" in out
     assert "social" not in out  # no channel: nothing to check
+    assert out.splitlines()[-1] == "10 checks: 4 failed, 0 warnings — not ready to serve"
     assert not [c for c in workspace.calls() if c.method.startswith("chat.")]  # posts nothing
 
 

@@ -48,7 +48,22 @@ async def check_slack(
     for department in departments:
         if department.slack_channel:
             findings.append(await _channel(surface, department))
+        if department.slack_usergroup:
+            findings.append(await _usergroup(surface, department))
     return findings
+
+
+async def _usergroup(surface: SlackSurface, department: Department) -> Finding:
+    what = f"slack user group {department.slack_usergroup} ({department.name})"
+    try:
+        data = await surface.api.call("usergroups.users.list", usergroup=department.slack_usergroup)
+    except SlackCallError as exc:
+        fix = "check departments[].slack_usergroup (the group's ID, S0123…)"
+        return Finding.fail(what, f"{exc.error}: {fix}")
+    members = data.get("users") or []
+    if not members:
+        return Finding.warn(what, "has no members: nobody there may reply as a member")
+    return Finding.ok(what, f"{len(members)} members")
 
 
 async def _app_token(surface: SlackSurface, token: str) -> Finding:
