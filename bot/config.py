@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -210,21 +211,15 @@ class Config(Section):
         known = set(names)
         default = self.routing.default_department
         if default and default not in known:
-            raise ValueError(
-                f"routing.default_department {default!r} is not a department; "
-                f"use one of {sorted(known)}"
-            )
+            raise ValueError(unknown_department("routing.default_department", default, known))
         for i, rule in enumerate(self.routing.rules):
             if rule.department not in known:
-                raise ValueError(
-                    f"routing.rules[{i}].department {rule.department!r} is not a department; "
-                    f"use one of {sorted(known)}"
-                )
+                key = f"routing.rules[{i}].department"
+                raise ValueError(unknown_department(key, rule.department, known))
         for dept in self.departments:
             if dept.escalation and dept.escalation not in known:
-                raise ValueError(
-                    f"departments[{dept.name}].escalation {dept.escalation!r} is not a department"
-                )
+                key = f"departments[{dept.name}].escalation"
+                raise ValueError(unknown_department(key, dept.escalation, known))
         policies = build_policies(self.departments, self.sla)
         for dept, policy in zip(self.departments, policies, strict=True):
             dept._policy = policy
@@ -289,15 +284,44 @@ def _interpolate(value: Any, path: str, missing: list[tuple[str, str]]) -> Any:
 
 
 def describe(exc: ValidationError) -> str:
-    """A pydantic error as one line per field, naming the key (never a secret's value)."""
+    """A pydantic error as one line per field, naming the key and the fix (never a secret's
+    value); an error that only follows from another one inside it is left out."""
+    errors = exc.errors()
+    places = [tuple(err["loc"]) for err in errors]
     lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    for err in errors:
+        place = tuple(err["loc"])
+        inside = [p for p in places if len(p) > len(place) and p[: len(place)] == place]
+        if err["type"] == "too_short" and inside:
+            continue  # "at least 1 item": the item inside it was refused, said below
         got = err.get("input")
         secret = any(word in str(err["loc"][-1:]) for word in SECRET_WORDS)
         shown = "" if secret or isinstance(got, dict | list) else f" (got {got!r})"
-        lines.append(f"  {loc}: {err['msg']}{shown}")
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == SLUG:
+            message = "a name used in commands: lowercase letters, digits, - and _"
+            suggestion = slug(got) if isinstance(got, str) else ""
+            if suggestion:
+                message += f"; use {suggestion!r}"
+        where = ".".join(str(p) for p in place)
+        lines.append(f"  {where}: {message}{shown}" if where else f"  {message}")
     return "\n".join(lines)
+
+
+def slug(text: str) -> str:
+    """``Customer Support`` -> ``customer-support``; empty when nothing usable is left."""
+    candidate = re.sub(r"[^a-z0-9_-]+", "-", text.strip().lower()).strip("-_")[:64]
+    return candidate if re.fullmatch(SLUG, candidate) else ""
+
+
+def unknown_department(key: str, value: str, known: set[str]) -> str:
+    """The error for a key naming a department that does not exist, with the likely fix."""
+    if value.lower() in known or slug(value) in known:
+        fix = f"use lowercase: {value.lower() if value.lower() in known else slug(value)}"
+    else:
+        close = difflib.get_close_matches(value, sorted(known), n=1)
+        fix = f"did you mean {close[0]!r}?" if close else f"use one of {sorted(known)}"
+    return f"{key} {value!r} is not a department; {fix}"
 
 
 def parse_config(data: Any, origin: str = "config") -> Config:

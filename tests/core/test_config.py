@@ -46,6 +46,33 @@ def test_every_missing_env_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> 
         assert f"{key}: {name}" in text and f"{name}=..." in text
 
 
+@pytest.mark.parametrize(
+    ("data", "said", "not_said"),
+    [
+        (
+            {"departments": [{"name": "Customer Support"}]},
+            "departments.0.name: a name used in commands: lowercase letters, digits, - and _; "
+            "use 'customer-support'",
+            "at least 1 item",  # no follow-on error about the emptied list
+        ),
+        (
+            {**MINIMAL, "routing": {"rules": [{"department": "Support"}]}},
+            "routing.rules[0].department 'Support' is not a department; use lowercase: support",
+            "Value error",
+        ),
+        (
+            {"departments": [{"name": "support", "escalation": "suport"}]},
+            "departments[support].escalation 'suport' is not a department; did you mean 'support'?",
+            "(top level)",
+        ),
+    ],
+)
+def test_errors_say_the_fix_in_words(data: dict[str, object], said: str, not_said: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert said in str(err.value) and not_said not in str(err.value)
+
+
 def test_socket_mode_needs_no_signing_secret_and_http_mode_does() -> None:
     socket = parse_config({**MINIMAL, "slack": {"bot_token": "xoxb-1", "app_token": "xapp-1"}})
     assert socket.slack is not None and socket.slack.signing_secret == ""

@@ -194,11 +194,11 @@ def test_notify_targets_per_platform() -> None:
         ),
         (
             {"departments": [{"name": "support", "sla": {"claim": "10"}}]},
-            "departments.0.sla.claim: Value error, '10' is not a duration; write e.g. 90s",
+            "departments.0.sla.claim: '10' is not a duration; write e.g. 90s",
         ),
         (
             {"departments": [{"name": "support", "rollover_after": 15}]},
-            "departments.0.rollover_after: Value error, 15 needs a unit",
+            "departments.0.rollover_after: 15 needs a unit",
         ),
         (
             {"departments": [{"name": "support", "sla": {"first_response": "0m"}}]},
