@@ -86,6 +86,17 @@ class MastodonSettings(SourceSettings):
     page_size: int = Field(default=40, ge=1, le=80)
 
 
+def mastodon_length(text: str, url_length: int = 23) -> int:
+    """Length as Mastodon counts it: graphemes, every link as ``url_length``, a remote
+    mention as its local part."""
+    text = _REMOTE_MENTION.sub(r"\1", text)
+    total, position = 0, 0
+    for link in find_links(text):
+        total += grapheme_count(text[position : link.start]) + url_length
+        position = link.end
+    return total + grapheme_count(text[position:])
+
+
 class MastodonSource:
     """Mentions of one Mastodon account."""
 
@@ -114,12 +125,7 @@ class MastodonSource:
         return ReplyLimit(self.max_characters, "characters")
 
     def measure(self, text: str) -> int:
-        text = _REMOTE_MENTION.sub(r"\1", text)
-        total, position = 0, 0
-        for link in find_links(text):
-            total += grapheme_count(text[position : link.start]) + self.url_length
-            position = link.end
-        return total + grapheme_count(text[position:])
+        return mastodon_length(text, self.url_length)
 
     async def _me(self) -> dict[str, Any]:
         if self.account is None:

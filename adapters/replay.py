@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from adapters.base import SourceSettings
+from adapters.bluesky import LIMIT as BLUESKY_LIMIT
+from adapters.graphemes import grapheme_count
+from adapters.mastodon import mastodon_length
+from adapters.reddit import REPLY_LIMIT as REDDIT_LIMIT
+from adapters.x import LIMIT as X_LIMIT
+from adapters.x_length import x_weighted_length
 from bot.domain import Author, Mention, ReplyResult, utcnow
-from bot.errors import SourceError
+from bot.errors import ReplyTooLong, SourceError
 from bot.ports import Batch, ReplyLimit
 
 
@@ -32,6 +39,20 @@ class ReplaySettings(SourceSettings):
     reply_limit: int = Field(default=500, gt=0)
     delay: float = Field(default=0.0, ge=0)
     """Seconds each fetch takes, to play a slow network."""
+    plays: Literal["", "mastodon", "bluesky", "reddit", "x", "rss"] = ""
+    """Play this network: only its items are fed, and replies are measured and limited as it
+    does (X 280 weighted characters, Bluesky 300 graphemes, Mastodon 500, Reddit 10,000; RSS
+    read-only). Empty: every item, ``reply_limit`` characters."""
+
+
+PLAYED: dict[str, tuple[ReplyLimit | None, Callable[[str], int]]] = {
+    "mastodon": (ReplyLimit(500, "characters"), mastodon_length),
+    "bluesky": (ReplyLimit(BLUESKY_LIMIT, "graphemes"), grapheme_count),
+    "reddit": (ReplyLimit(REDDIT_LIMIT), len),
+    "x": (ReplyLimit(X_LIMIT, "weighted characters"), x_weighted_length),
+    "rss": (None, len),
+}
+"""What each played network allows and how it counts, as its real source does."""
 
 
 def load_items(path: str) -> list[dict[str, Any]]:
@@ -53,7 +74,11 @@ class ReplaySource:
         self.settings = settings
         self.name = settings.name
         self.poll_interval = settings.poll_interval
-        self._items = load_items(settings.path)
+        items = load_items(settings.path)
+        if settings.plays:
+            items = [i for i in items if i.get("network") == settings.plays]
+            self.network = settings.plays
+        self._items = items
         self._loaded_at = utcnow()
         self.replies: dict[str, dict[str, str]] = {}
         if settings.replies_path and Path(settings.replies_path).exists():
@@ -66,10 +91,14 @@ class ReplaySource:
     def from_settings(cls, settings: Any) -> ReplaySource:
         return cls(ReplaySettings.model_validate(settings))
 
-    def reply_limit(self) -> ReplyLimit:
+    def reply_limit(self) -> ReplyLimit | None:
+        if self.settings.plays:
+            return PLAYED[self.settings.plays][0]
         return ReplyLimit(self.settings.reply_limit)
 
     def measure(self, text: str) -> int:
+        if self.settings.plays:
+            return PLAYED[self.settings.plays][1](text)
         return len(text)
 
     def mention_from(self, item: dict[str, Any]) -> Mention:
@@ -91,6 +120,11 @@ class ReplaySource:
         return Batch(mentions, str(end), more=end < len(self._items))
 
     async def reply(self, mention: Mention, text: str, idempotency_key: str) -> ReplyResult:
+        limit = self.reply_limit()
+        if limit is None:
+            raise SourceError(f"{self.name}: a feed is read-only; reply on the original site")
+        if self.measure(text) > limit.limit:
+            raise ReplyTooLong(self.measure(text), limit.limit, self.network)
         known = self.replies.get(idempotency_key)
         if known is None:
             number = len(self.replies) + 1

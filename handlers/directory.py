@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.cards import age
+from bot.cards import age, history_line
 from bot.domain import Thread
 from bot.interaction import Interaction, Response
 from bot.sla.badge import Badge
@@ -102,9 +102,15 @@ async def show(ctx: Context, interaction: Interaction) -> Response:
     lines = [await _line(ctx, thread, now)]
     for mention in await ctx.threads.store.mentions(thread.id):
         lines.append(f"  @{mention.author.handle.lstrip('@')}: {mention.text}")
+    departments = {d.name: d for d in ctx.threads.directory}
     for event in await ctx.threads.store.events(thread.id):
-        who = event.actor.label if event.actor else "switchboard"
-        lines.append(f"  - {event.at:%H:%M} {event.kind.value} by {who} {event.data or ''}")
+        said = history_line(event, departments)
+        if said is None:  # the kinds a card does not show as a line
+            where = departments.get(str(event.data.get("department", "")))
+            said = f"{event.kind.value.replace('_', ' ').capitalize()}" + (
+                f" in {where.label}" if where else ""
+            )
+        lines.append(f"  - {event.at:%a %H:%M} {said}")
     return Response("\n".join(lines), thread=thread)
 
 

@@ -40,6 +40,10 @@ def test_a_mention_is_claimed_answered_transferred_and_resolved() -> None:
     assert "Transferred to Customer Support by alice — please confirm the refund landed" in out
     assert "bob> mine\nT-1001 [support] claimed · bob" in out
     assert "Resolved T-1001." in out
+    history = out[out.index("bob> show T-1001") :]
+    for said in ("Opened in Billing", "Claimed by alice", "Replied publicly by alice: Sorry"):
+        assert said in history, said
+    assert "{" not in history and "\x1f" not in history  # no raw event data
     assert "Demo over: 1 public reply recorded" in out
 
 
