@@ -4,9 +4,11 @@ A thread starts waiting (opened, transferred, sent back, released, reopened): be
 is stored, its claim timers are scheduled — one per reminder mark, one for the breach, one for
 the rollover when the department has an escalation — under keys of that wait
 (``sla:<thread id>:claim:<placement>:<event id>:reminder:1``). A change that leaves it not
-waiting (claim, take over, reply, resolve) cancels them afterwards. Neither step can make a
-timer act wrongly: a timer re-checks when it fires, and one whose wait is over (the thread was
-claimed, moved, or the change that scheduled it was never stored) is finished without effect.
+waiting (claim, take over, reply, resolve) cancels afterwards the timers of exactly the wait
+it ended: a release stored meanwhile started a wait of its own, under its own keys, which that
+cancel cannot reach. Neither step can make a timer act wrongly: a timer re-checks when it
+fires, and one whose wait is over (the thread was claimed, moved, or the change that scheduled
+it was never stored) is finished without effect.
 
 Each firing is exactly once: the timer is leased to one replica (``Timers.take_due``), its event
 has an id made from the timer's key (a replica that takes it again after a crash finds the
@@ -173,9 +175,20 @@ class SlaClock:
             if event.kind in MOVES and thread.placement > 0:
                 await self.timers.cancel_prefix(f"{claim_prefix(thread.id)}{thread.placement - 1}:")
             return
-        now = await self.store.get_thread(thread.id)
-        if now is None or not is_waiting(now):  # a later change did not make it wait again
-            await self.timers.cancel_prefix(claim_prefix(thread.id))
+        ended = await self._wait_before(thread.id, event.id)
+        if ended is not None:  # only that wait's timers: a later wait keeps its own
+            await self.timers.cancel_prefix(wait_prefix(thread.id, thread.placement, ended))
+
+    async def _wait_before(self, thread_id: str, event_id: str) -> str | None:
+        """The id of the event that started the wait ``event_id`` ended, if one did (events
+        are append-only: what came before it does not change)."""
+        last: AuditEvent | None = None
+        for found in await self.store.events(thread_id):
+            if found.id == event_id:
+                return last.id if last is not None and last.kind in WAIT_STARTS else None
+            if found.kind in HOLDERS:
+                last = found
+        return None
 
     async def schedule(self, thread: Thread, event: AuditEvent) -> int:
         """Schedule the claim timers of the wait ``event`` started; returns how many."""
