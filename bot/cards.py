@@ -37,6 +37,11 @@ def _late(data: dict[str, object]) -> str:
     return f" (late by {_minutes(late)})" if isinstance(late, int | float) and late else ""
 
 
+def _unmet(data: dict[str, object]) -> str:
+    first = data.get("clock") == "first_response"
+    return "no public reply to this" if first else "nobody has claimed this"
+
+
 def history_line(event: AuditEvent, departments: dict[str, Department]) -> str | None:
     who = event.actor.label if event.actor else "switchboard"
     data = event.data
@@ -81,10 +86,10 @@ def history_line(event: AuditEvent, departments: dict[str, Department]) -> str |
             return "Follow-up received"
         case EventKind.SLA_REMINDER:
             waited, left = _minutes(data.get("waited")), _minutes(data.get("left"))
-            return f"Reminder: nobody has claimed this for {waited} (due in {left}){_late(data)}"
+            return f"Reminder: {_unmet(data)} for {waited} (due in {left}){_late(data)}"
         case EventKind.SLA_BREACHED:
             target = _minutes(data.get("target"))
-            return f"SLA breached: nobody has claimed this within {target}{_late(data)}"
+            return f"SLA breached: {_unmet(data)} within {target}{_late(data)}"
         case EventKind.SLA_ROLLOVER_REFUSED:
             return (
                 f"Not rolled over to {title(data.get('to'))}: it came from there; "

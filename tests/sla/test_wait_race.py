@@ -10,8 +10,9 @@ from bot.config import parse_config
 from bot.domain import Author, EventKind, Mention, Person
 from bot.routing import Router
 from bot.service import Directory, ThreadService
-from bot.sla.clock import SlaClock, claim_prefix
+from bot.sla.clock import SlaClock
 from bot.sla.loop import TimerLoop
+from bot.sla.plan import claim_prefix
 from bot.storage import DueTimer, Timers
 from bot.store import Store
 from tests.clock import FakeTime
