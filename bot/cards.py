@@ -12,6 +12,7 @@ from bot.actions import Action, Verb
 from bot.config import Department
 from bot.domain import AuditEvent, EventKind, Mention, Thread, ThreadState
 from bot.ports import Card, CardAction, ReplyLimit
+from bot.sla.alert import alert
 
 
 def age(since: datetime, now: datetime) -> str:
@@ -89,11 +90,12 @@ def history_line(event: AuditEvent, departments: dict[str, Department]) -> str |
             return f"Reminder: {_unmet(data)} for {waited} (due in {left}){_late(data)}"
         case EventKind.SLA_BREACHED:
             target = _minutes(data.get("target"))
-            return f"SLA breached: {_unmet(data)} within {target}{_late(data)}"
+            return alert(f"SLA breached: {_unmet(data)} within {target}{_late(data)}", data)
         case EventKind.SLA_ROLLOVER_REFUSED:
-            return (
+            return alert(
                 f"Not rolled over to {title(data.get('to'))}: it came from there; "
-                f"please pick it up here{_late(data)}"
+                f"please pick it up here{_late(data)}",
+                data,
             )
     return None
 

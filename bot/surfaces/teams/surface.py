@@ -13,7 +13,7 @@ from microsoft_agents.activity import Activity, ChannelAccount, ConversationPara
 
 from bot.config import Department
 from bot.domain import CardRef
-from bot.ports import Card
+from bot.ports import Alert, Card
 from bot.surfaces.teams.card import Json, attachment, plain, summary, thread_card
 from bot.surfaces.teams.connector import Connector, TeamsApiError, split_conversation
 from bot.surfaces.teams.lookups import CardLookups
@@ -109,7 +109,9 @@ class TeamsSurface:
         """A plain-text line in the card's reply chain (``textFormat: plain``: no markup)."""
         activity = Activity(
             type="message",
-            text=plain(text, 4000),
+            text=plain(
+                f"{text.teams} {text}" if isinstance(text, Alert) and text.teams else text, 4000
+            ),
             text_format="plain",
             reply_to_id=ref.message_id,
         )
