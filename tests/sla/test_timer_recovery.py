@@ -1,0 +1,90 @@
+"""Timers survive what replicas go through (both stores): a timer due while everything was
+down fires once after start, marked late; a replica that took a timer and died leaves it to
+another once the lease lapses, and nothing is recorded twice."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from bot.cards import history_line
+from bot.domain import EventKind
+from tests.clock import FakeTime, eventually
+from tests.sla.helpers import loop, opened, run_due, sla_board, sla_events
+from tests.stores.conftest import Backend
+
+SUPPORT = [{"name": "support", "sla": {"claim": "10m"}, "reminders": [0.5]}]
+
+
+async def test_a_timer_due_while_down_fires_once_after_start_marked_late(
+    backend: Backend, tmp_path: Path
+) -> None:
+    time = FakeTime()
+    before = sla_board(backend.open(), time, tmp_path, SUPPORT, replica="before")
+    tid = await opened(before, time)
+    await before.stop()  # everything down before any timer was due
+    await time.advance(2 * 3600)
+
+    after = sla_board(backend.open(), time, tmp_path, SUPPORT, replica="after")
+    await after.start(ingest=False)
+    try:
+
+        async def breached() -> bool:
+            kinds = [k for k, _, _ in await sla_events(after.store, tid)]
+            return EventKind.SLA_BREACHED in kinds
+
+        await eventually(breached)
+        events = [e for e in await after.store.events(tid) if e.kind.startswith("sla")]
+        assert [history_line(e, {}) for e in events] == [
+            "Reminder: nobody has claimed this for 120 min (due in less than a minute)"
+            " (late by 115 min)",
+            "SLA breached: nobody has claimed this within 10 min (late by 110 min)",
+        ]
+        await time.advance(3600)
+        await eventually(lambda: time.sleeping >= 1)
+        assert len(await sla_events(after.store, tid)) == 2, "once, after start"
+    finally:
+        await asyncio.wait_for(after.stop(), timeout=5)
+
+
+async def test_a_replica_that_died_holding_a_timer_leaves_it_to_another_once(
+    backend: Backend, tmp_path: Path
+) -> None:
+    time = FakeTime()
+    dead = sla_board(backend.open(), time, tmp_path, SUPPORT, replica="dead")
+    alive = sla_board(backend.open(), time, tmp_path, SUPPORT, replica="alive")
+    tid = await opened(dead, time)
+    await time.advance(5 * 60)
+    lease = loop(dead).lease_seconds
+    [taken] = await dead.store.take_due(time.now(), 10, lease, "dead")  # then it dies
+    assert taken.key.endswith(":reminder:1")
+    assert await run_due(alive) == 0, "leased to the replica that died"
+    await time.advance(lease - 1)
+    assert await run_due(alive) == 0
+    await time.advance(1)
+    assert await run_due(alive) == 1
+    assert await sla_events(alive.store, tid) == [(EventKind.SLA_REMINDER, "claim", 1)]
+    assert not await dead.store.finish(taken.key, "dead", taken.generation), "too late"
+
+
+async def test_a_replica_that_died_after_recording_is_not_recorded_twice(
+    backend: Backend, tmp_path: Path
+) -> None:
+    time = FakeTime()
+    dead = sla_board(backend.open(), time, tmp_path, SUPPORT, replica="dead")
+    alive = sla_board(backend.open(), time, tmp_path, SUPPORT, replica="alive")
+    tid = await opened(dead, time)
+    await time.advance(10 * 60)
+    lease = loop(dead).lease_seconds
+    taken = await dead.store.take_due(time.now(), 10, lease, "dead")
+    assert len(taken) == 2 and dead.sla_clock is not None
+    for timer in taken:  # recorded both, died before finishing either
+        assert await dead.sla_clock.fire(timer, time.now())
+    await time.advance(lease + timedelta(minutes=1).total_seconds())
+    assert await run_due(alive) == 2
+    assert await sla_events(alive.store, tid) == [
+        (EventKind.SLA_REMINDER, "claim", 1),
+        (EventKind.SLA_BREACHED, "claim", 0),
+    ]
+    assert await run_due(alive) == 0
