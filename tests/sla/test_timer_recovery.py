@@ -88,3 +88,27 @@ async def test_a_replica_that_died_after_recording_is_not_recorded_twice(
         (EventKind.SLA_BREACHED, "claim", 0),
     ]
     assert await run_due(alive) == 0
+
+
+async def test_two_holders_firing_one_timer_at_once_record_it_once(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """A lease that lapsed while its holder was still firing: both fire together."""
+    time = FakeTime()
+    slow = sla_board(backend.open(), time, tmp_path, SUPPORT, replica="slow")
+    other = sla_board(backend.open(), time, tmp_path, SUPPORT, replica="other")
+    tid = await opened(slow, time)
+    await time.advance(5 * 60)
+    lease = loop(slow).lease_seconds
+    [first] = await slow.store.take_due(time.now(), 10, lease, "slow")
+    await time.advance(lease)
+    [again] = await other.store.take_due(time.now(), 10, lease, "other")
+    assert again.key == first.key and slow.sla_clock and other.sla_clock
+    await asyncio.gather(
+        slow.sla_clock.fire(first, time.now()),
+        other.sla_clock.fire(again, time.now()),
+        return_exceptions=True,  # the one that lost may be refused by the store
+    )
+    events = await slow.store.events(tid)
+    assert [e.kind for e in events].count(EventKind.SLA_REMINDER) == 1
+    assert len({e.id for e in events}) == len(events)
