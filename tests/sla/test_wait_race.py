@@ -49,6 +49,9 @@ class Interleaved(Timers):
     ) -> list[DueTimer]:
         return await self.inner.take_due(now, limit, lease_seconds, holder)
 
+    async def next_due(self) -> datetime | None:
+        return await self.inner.next_due()
+
     async def finish(self, key: str, holder: str, generation: int | None = None) -> bool:
         return await self.inner.finish(key, holder, generation)
 

@@ -299,3 +299,18 @@ async def test_an_event_a_timer_records_twice_is_stored_once(store: Store) -> No
     assert (await store.events(thread.id))[1:] == [first]
     assert await store.get_event(first.id) == first
     assert await store.outbox_size() == 2, "the ingest and the first only"
+
+
+async def test_next_due_is_when_the_next_timer_can_be_taken(store: Store) -> None:
+    assert await store.next_due() is None
+    await store.schedule("sla:T-1:claim:breach", T0 + 2 * MINUTE, "b")
+    await store.schedule("sla:T-1:claim:reminder:1", T0 + MINUTE, "r")
+    assert await store.next_due() == T0 + MINUTE
+    [taken] = await store.take_due(T0 + MINUTE, 1, LEASE, "a")
+    assert await store.next_due() == T0 + 2 * MINUTE, "the leased one is back only at its end"
+    assert await store.finish(taken.key, "a", taken.generation)
+    await store.cancel("sla:T-1:claim:breach")
+    assert await store.next_due() is None
+    await store.schedule("k", T0, "p")
+    await store.take_due(T0, 1, LEASE, "a")
+    assert await store.next_due() == T0 + timedelta(seconds=LEASE), "a lease that may lapse"
