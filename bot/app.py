@@ -124,13 +124,19 @@ class Switchboard:
 
     @classmethod
     def from_config(
-        cls, config: Config, surfaces: Sequence[Surface] = (), store: Store | None = None
+        cls,
+        config: Config,
+        surfaces: Sequence[Surface] = (),
+        store: Store | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
     ) -> Switchboard:
         return cls(
             config,
             store or open_store(config.store.url, prefix=config.store.prefix),
             build_sources(config),
             [*surfaces],
+            clock=clock,
         )
 
     def add_surface(self, surface: Surface) -> None:
