@@ -22,10 +22,10 @@ is a compare-and-set on the thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.domain import AuditEvent, EventKind, Thread, is_open, is_waiting
 from bot.service import ThreadService
@@ -198,38 +198,50 @@ class SlaClock:
         if policy is None or target is None:
             return False
         late = timer.late.total_seconds() if timer.late >= LATE else 0
-        eid = event_id(timer.key)
         if plan.kind is TimerKind.ROLLOVER:
+            # the breach first: its timer may still be out with a holder that died
+            breach = dataclasses.replace(plan, kind=TimerKind.BREACH, mark=0)
+            deadlines = policy.deadlines(plan.clock, plan.started)
+            overdue = now - deadlines.due if deadlines else timedelta(0)
+            await self._breach(thread, breach, policy, target, overdue.total_seconds())
 
             async def still(found: Thread) -> bool:
                 return await self._running(found, plan)
 
+            eid = event_id(timer.key)
             return await roll_over(self.threads, thread, policy, eid, late, still)
+        if plan.kind is TimerKind.BREACH:
+            return await self._breach(thread, plan, policy, target, late)
+        eid = event_id(timer.key)
         if await self.store.get_event(eid) is not None:
             return False  # an earlier holder recorded it and died before finishing
         spent = timedelta(seconds=plan.spent)
-        common: dict[str, Any] = {
-            "clock": plan.clock.value,
-            "late": late,
-            "department": thread.department,
-        }
-        if plan.kind is TimerKind.REMINDER:
-            deadlines = policy.deadlines(plan.clock, plan.started, spent)
-            due = deadlines.due if deadlines else now
-            waited = spent + policy.calendar.elapsed(plan.started, now)
-            left = policy.calendar.elapsed(now, due) if due > now else timedelta(0)
-            await self.threads.record(
-                thread,
-                EventKind.SLA_REMINDER,
-                None,
-                SURFACE,
-                event_id=eid,
-                mark=plan.mark,
-                waited=waited.total_seconds(),
-                left=max(left, timedelta(0)).total_seconds(),
-                **common,
-            )
-            return True
+        deadlines = policy.deadlines(plan.clock, plan.started, spent)
+        due = deadlines.due if deadlines else now
+        waited = spent + policy.calendar.elapsed(plan.started, now)
+        left = policy.calendar.elapsed(now, due) if due > now else timedelta(0)
+        await self.threads.record(
+            thread,
+            EventKind.SLA_REMINDER,
+            None,
+            SURFACE,
+            event_id=eid,
+            mark=plan.mark,
+            waited=waited.total_seconds(),
+            left=max(left, timedelta(0)).total_seconds(),
+            clock=plan.clock.value,
+            late=late,
+            department=thread.department,
+        )
+        return True
+
+    async def _breach(
+        self, thread: Thread, plan: Planned, policy: SlaPolicy, target: timedelta, late: float
+    ) -> bool:
+        """Record the breach of ``plan`` unless it is there already (once, on any replica)."""
+        eid = event_id(plan.key())
+        if await self.store.get_event(eid) is not None:
+            return False
         await self.threads.record(
             thread,
             EventKind.SLA_BREACHED,
@@ -239,7 +251,9 @@ class SlaClock:
             target=target.total_seconds(),
             notify_slack=policy.notify.slack,
             notify_teams=policy.notify.teams,
-            **common,
+            clock=plan.clock.value,
+            late=late if late >= LATE.total_seconds() else 0,
+            department=thread.department,
         )
         return True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.cards import history_line
 from bot.domain import EventKind
@@ -112,3 +113,31 @@ async def test_two_holders_firing_one_timer_at_once_record_it_once(
     events = await slow.store.events(tid)
     assert [e.kind for e in events].count(EventKind.SLA_REMINDER) == 1
     assert len({e.id for e in events}) == len(events)
+
+
+async def test_a_rollover_records_the_breach_a_dead_replica_still_holds(
+    backend: Backend, tmp_path: Path
+) -> None:
+    time = FakeTime()
+    departments: list[dict[str, Any]] = [
+        {"name": "support", "sla": {"claim": "10m"}, "reminders": [0.5], "escalation": "social"},
+        {"name": "social"},
+    ]
+    dead = sla_board(backend.open(), time, tmp_path, departments, replica="dead")
+    alive = sla_board(backend.open(), time, tmp_path, departments, replica="alive")
+    tid = await opened(dead, time)
+    await time.advance(5 * 60)
+    assert await run_due(alive) == 1
+    await time.advance(5 * 60)
+    [breach] = await dead.store.take_due(time.now(), 10, 3600, "dead")  # then it dies
+    assert breach.key.endswith(":breach")
+    await time.advance(15 * 60)  # the rollover is due while the breach is still leased
+    assert await run_due(alive) == 1
+    kinds = [k for k, _, _ in await sla_events(alive.store, tid)]
+    assert kinds == [EventKind.SLA_REMINDER, EventKind.SLA_BREACHED, EventKind.TRANSFERRED]
+    [late] = [e for e in await alive.store.events(tid) if e.kind is EventKind.SLA_BREACHED]
+    assert late.data["late"] == 15 * 60, "said late: it was due at the target"
+    await time.advance(3600)
+    assert await run_due(alive) == 0, "the move cancelled the old department's timers"
+    assert not await dead.store.finish(breach.key, "dead", breach.generation)
+    assert len(await sla_events(alive.store, tid)) == 3
