@@ -29,6 +29,9 @@ from bot.ports import PlatformHealth, Source, Surface
 from bot.replies import ReplyService
 from bot.routing import Router
 from bot.service import Directory, ThreadService
+from bot.sla.clock import SlaClock
+from bot.sla.loop import TimerLoop
+from bot.sla.policy import SlaPolicy
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,8 @@ RETENTION_LEASE = "retention"
 """The lease the retention loop runs under: one replica at a time archives."""
 RETENTION_BATCH = 500
 """Threads archived per store call (each call is one transaction or a pipeline of scripts)."""
+SLA_LOOP = "sla timers"
+"""The name /readyz gives the loop that fires SLA timers."""
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -95,18 +100,43 @@ class Switchboard:
             lease_seconds=lease,
             sleep=self.sleep,
         )
+        self.sla_clock: SlaClock | None = None
+        """The SLA clocks' timers (None: no department has a target)."""
+        self.timer_loop: TimerLoop | None = None
+        if any(d.sla_policy.timed for d in self.config.departments):
+            self.sla_clock = SlaClock(self.threads, self.store, self._policy)
+            self.threads.observers.append(self.sla_clock)
+            self.timer_loop = TimerLoop(
+                self.sla_clock,
+                self.store,
+                self.replica,
+                now=self.clock,
+                sleep=self.sleep,
+                lease_seconds=max(lease, 2 * self.config.sla.check_every.total_seconds()),
+                interval=self.config.sla.check_every.total_seconds(),
+            )
         self._stop = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
+    def _policy(self, department: str) -> SlaPolicy | None:
+        found = self.config.department(department)
+        return found.sla_policy if found is not None else None
+
     @classmethod
     def from_config(
-        cls, config: Config, surfaces: Sequence[Surface] = (), store: Store | None = None
+        cls,
+        config: Config,
+        surfaces: Sequence[Surface] = (),
+        store: Store | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
     ) -> Switchboard:
         return cls(
             config,
             store or open_store(config.store.url, prefix=config.store.prefix),
             build_sources(config),
             [*surfaces],
+            clock=clock,
         )
 
     def add_surface(self, surface: Surface) -> None:
@@ -132,6 +162,8 @@ class Switchboard:
         self._tasks["dispatcher"] = asyncio.create_task(self.dispatcher.run(self._stop))
         if self.config.store.retention_days > 0:
             self._tasks["retention"] = asyncio.create_task(self._retention())
+        if self.timer_loop is not None:
+            self._tasks[SLA_LOOP] = asyncio.create_task(self.timer_loop.run(self._stop))
 
     async def _retention(self) -> None:
         """``retain`` every ``retention_interval``; a failure (store, lease) is logged and

@@ -12,6 +12,7 @@ from bot.actions import Action, Verb
 from bot.config import Department
 from bot.domain import AuditEvent, EventKind, Mention, Thread, ThreadState
 from bot.ports import Card, CardAction, ReplyLimit
+from bot.sla.alert import alert
 from bot.sla.badge import Policies, badge
 from bot.sla.policy import SlaPolicy
 
@@ -37,6 +38,11 @@ def _minutes(seconds: object) -> str:
 def _late(data: dict[str, object]) -> str:
     late = data.get("late")
     return f" (late by {_minutes(late)})" if isinstance(late, int | float) and late else ""
+
+
+def _unmet(data: dict[str, object]) -> str:
+    first = data.get("clock") == "first_response"
+    return "no public reply to this" if first else "nobody has claimed this"
 
 
 def history_line(event: AuditEvent, departments: dict[str, Department]) -> str | None:
@@ -83,14 +89,15 @@ def history_line(event: AuditEvent, departments: dict[str, Department]) -> str |
             return "Follow-up received"
         case EventKind.SLA_REMINDER:
             waited, left = _minutes(data.get("waited")), _minutes(data.get("left"))
-            return f"Reminder: nobody has claimed this for {waited} (due in {left}){_late(data)}"
+            return f"Reminder: {_unmet(data)} for {waited} (due in {left}){_late(data)}"
         case EventKind.SLA_BREACHED:
             target = _minutes(data.get("target"))
-            return f"SLA breached: nobody has claimed this within {target}{_late(data)}"
+            return alert(f"SLA breached: {_unmet(data)} within {target}{_late(data)}", data)
         case EventKind.SLA_ROLLOVER_REFUSED:
-            return (
+            return alert(
                 f"Not rolled over to {title(data.get('to'))}: it came from there; "
-                f"please pick it up here{_late(data)}"
+                f"please pick it up here{_late(data)}",
+                data,
             )
     return None
 

@@ -19,7 +19,8 @@ import yaml
 
 from bot.app import Switchboard
 from bot.config import Config, parse_config
-from bot.domain import Person
+from bot.domain import Person, utcnow
+from bot.sla.wait import HandClock, run_until, wait_target
 from bot.surfaces.shell import ShellCommands, ShellSurface
 
 BANNER = """\
@@ -27,6 +28,7 @@ social-switchboard demo — {threads} threads from {mentions} public mentions, r
 {departments} departments. You are '{user}'. Try:
   queue billing          claim T-1001          reply T-1001 Sorry! Refund on its way.
   transfer support note  mine                  directory          as bob     help     quit
+  wait 5m                wait until mon 09:00  (the demo's clock: reminders, breaches, rollovers)
 """
 
 
@@ -40,11 +42,15 @@ def demo_config(folder: Path, replies: Path) -> Config:
 
 
 class DemoSession:
-    def __init__(self, board: Switchboard, out: TextIO, user: str) -> None:
+    def __init__(
+        self, board: Switchboard, out: TextIO, user: str, clock: HandClock | None = None
+    ) -> None:
         self.board = board
         self.out = out
         self.user = self._person(user)
         self.commands = ShellCommands(board.desk)
+        self.clock = clock
+        """The board's clock when it is moved by hand (``wait``); None: real time."""
 
     @staticmethod
     def _person(name: str) -> Person:
@@ -72,9 +78,24 @@ class DemoSession:
             self.user = self._person(names[0])
             self.out.write(f"You are now {self.user.name}.\n")
             return True
+        if word == "wait":
+            self.out.write(await self.wait(line.split(maxsplit=1)[1:]) + "\n")
+            return True
         self.out.write(await self.commands.run(line, self.user) + "\n")
         await self.board.dispatcher.drain()
         return True
+
+    async def wait(self, args: list[str]) -> str:
+        """``wait 20m`` / ``wait until mon 09:00``: move the clock, firing due timers on the way."""
+        if self.clock is None:
+            return "! This session runs on real time; `wait` needs the demo's clock."
+        try:
+            target = wait_target(args[0] if args else "", self.clock())
+        except ValueError as exc:
+            return f"! {exc}"
+        await run_until(target, self.clock, self.board.timer_loop, self.board.dispatcher.drain)
+        await self.board.dispatcher.drain()
+        return f"It is now {target:%a %d %b %H:%M} {target.tzname() or 'UTC'}."
 
     async def run(self, lines: Iterable[str], interactive: bool = False) -> None:
         if interactive:
@@ -97,8 +118,9 @@ async def run_demo(script: str | None, user: str, out: TextIO = sys.stdout) -> i
         folder = Path(tmp)
         replies = folder / "replies.jsonl"
         config = demo_config(folder, replies)
-        board = Switchboard.from_config(config, [ShellSurface(out)])
-        session = DemoSession(board, out, user)
+        clock = HandClock(utcnow())
+        board = Switchboard.from_config(config, [ShellSurface(out)], clock=clock)
+        session = DemoSession(board, out, user, clock)
         await board.store.ping()
         try:
             await session.ingest_all()

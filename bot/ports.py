@@ -75,6 +75,23 @@ class PushSource(Source, Protocol):
         returns), and answer the sender."""
 
 
+class Alert(str):
+    """An activity line that alerts a notify target (a breach). The line's text is product
+    text like any other; the targets are trusted config, checked at load and again when the
+    line is made (``bot.sla.alert``), kept apart so a surface can make them a real mention
+    (``slack``: ``<!subteam^S123>``, ``<#C123>``; ``teams``: ``#Channel``) while it escapes
+    the text as usual."""
+
+    slack: str
+    teams: str
+
+    def __new__(cls, text: str, *, slack: str = "", teams: str = "") -> Alert:
+        line = super().__new__(cls, text)
+        line.slack = slack
+        line.teams = teams
+        return line
+
+
 @dataclass(frozen=True)
 class CardAction:
     """A button or menu entry on a card; ``payload`` is an encoded ``bot.actions`` value."""

@@ -443,6 +443,11 @@ class Timers(Protocol):
         the lapsed lease), then by key. Of many concurrent callers each timer goes to one."""
 
     @abstractmethod
+    async def next_due(self) -> datetime | None:
+        """When the next timer can be taken (its due time, or the end of its lease); None
+        when there is none. One read of the index (a clock driven by hand jumps to it)."""
+
+    @abstractmethod
     async def finish(self, key: str, holder: str, generation: int | None = None) -> bool:
         """Remove the timer ``key`` if ``holder`` is the one it was last leased to (even if
         the lease lapsed since, as long as nobody took it again) and, when ``generation`` is

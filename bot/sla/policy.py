@@ -171,9 +171,20 @@ class SlaPolicy:
     rollover_after: timedelta = timedelta(minutes=15)
     """Business time after the breach before the rollover."""
     rota: Rota = field(default_factory=Rota)
+    first_response_timed: bool = True
+    """False when the first-response target is only the built-in default (nothing in the
+    config set one): ``directory`` shows it, no timer runs for it."""
 
     def target(self, clock: Clock) -> timedelta | None:
-        return self.claim if clock is Clock.CLAIM else self.first_response
+        """The target of ``clock`` here; None when that clock is not timed."""
+        if clock is Clock.CLAIM:
+            return self.claim
+        return self.first_response if self.first_response_timed else None
+
+    @property
+    def timed(self) -> bool:
+        """Whether any clock of this department runs timers."""
+        return any(self.target(c) is not None for c in Clock)
 
     def deadlines(
         self, clock: Clock, started: datetime, spent: timedelta = timedelta(0)

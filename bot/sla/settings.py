@@ -79,6 +79,8 @@ class SlaDefaults(_Section):
     reminders: tuple[float, ...] = DEFAULT_REMINDERS
     rollover_after: Duration = timedelta(minutes=15)
     calendars: dict[str, Hours] = {}
+    check_every: Duration = timedelta(seconds=5)
+    """How often each replica looks for due timers (a tick costs what is due)."""
 
 
 class DepartmentSla(Protocol):
@@ -203,6 +205,11 @@ def build_policy(
         rollover_to=dept.escalation,
         rollover_after=dept.rollover_after or defaults.rollover_after,
         rota=rota,
+        first_response_timed=(
+            (dept.sla is not None and dept.sla.first_response is not None)
+            or dept.sla_minutes is not None
+            or defaults.first_response is not None
+        ),
     )
 
 

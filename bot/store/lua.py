@@ -26,10 +26,11 @@ _LIB = """
 -- Every script that writes an event gets the 7 event keys first (events hash, thread events
 -- list, audit zset, event counter, outbox zset, outbox items hash, outbox counter) and the
 -- 6 event arguments first (event id, event doc, event time in us, thread id, notify 1/0,
--- now in ms); ``append_event_to`` takes the same two lists from elsewhere.
+-- now in ms); ``append_event_to`` takes the same two lists from elsewhere. An event id already
+-- stored is not appended again (two holders of one timer record one event).
 local function append_event_to(k, a)
   local event_id, thread_id = a[1], a[4]
-  redis.call('HSET', k[1], event_id, a[2])
+  if redis.call('HSETNX', k[1], event_id, a[2]) == 0 then return end  -- there already
   redis.call('RPUSH', k[2], event_id)
   local seq = redis.call('INCR', k[4])
   redis.call('ZADD', k[3], a[3], string.format('%012d:%s', seq, event_id))

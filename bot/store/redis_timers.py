@@ -73,6 +73,11 @@ class RedisTimers(RedisIO):
         return taken
 
     @guarded
+    async def next_due(self) -> datetime | None:
+        first = await self.client.zrange(self.keys.timers, 0, 0, withscores=True)
+        return from_micros(int(first[0][1])) if first else None
+
+    @guarded
     async def finish(self, key: str, holder: str, generation: int | None = None) -> bool:
         args = [key, holder, "" if generation is None else generation]
         return bool(await self._timer_finish(keys=self._timer_keys, args=args))

@@ -70,6 +70,14 @@ class SQLiteTimers(SQLiteIO):
 
         return await self._run(run)
 
+    async def next_due(self) -> datetime | None:
+        def run(c: Conn) -> int | None:
+            row = c.execute("SELECT MIN(next_us) FROM timers").fetchone()
+            return None if row is None or row[0] is None else int(row[0])
+
+        found = await self._run(run)
+        return None if found is None else from_micros(found)
+
     async def finish(self, key: str, holder: str, generation: int | None = None) -> bool:
         sql, args = FINISH, list[str | int]([key, holder])
         if generation is not None:

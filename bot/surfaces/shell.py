@@ -21,7 +21,7 @@ from bot.domain import CardRef, Person
 from bot.errors import SwitchboardError
 from bot.intent import again_key
 from bot.interaction import Interaction
-from bot.ports import Card
+from bot.ports import Alert, Card
 from bot.untrusted import neutralize
 
 AGAIN_FLAG = "--again"
@@ -96,7 +96,8 @@ class ShellSurface:
 
     async def notify(self, ref: CardRef, text: str, key: str) -> None:
         if self.activity:
-            self.out.write(f"  [{ref.channel}] {clean(text)}\n")
+            mention = f"{text.slack or text.teams} " if isinstance(text, Alert) else ""
+            self.out.write(f"  [{ref.channel}] {mention}{clean(text)}\n")
 
     async def close(self) -> None:
         self.out.flush()

@@ -9,13 +9,14 @@ from tests.scenario.test_demo import demo
 
 def test_claim_without_an_id_takes_what_queue_lists_first() -> None:
     out = demo("claim\nclaim\nqueue billing\nclaim\nqueue\nclaim\n")
-    # every queue: Support's first reply is due within 15 min, before Social's 30 and the
-    # others' hour, so its two oldest go first: T-1002, T-1003
-    assert out.count("You have T-1002.") == 1, out
-    assert out.count("You have T-1003.") == 1, out
-    # billing has one target, so its first is its oldest: T-1001; then every queue: T-1004
+    # every queue: Press must be claimed within 10 min, sooner than any first reply is due
+    # (Support 2 h, Social 4 h, Billing after office hours), so its two go first
+    assert out.count("You have T-1006.") == 1, out
+    assert out.count("You have T-1021.") == 1, out
+    # billing has one target, so its first is its oldest: T-1001; then every queue: Support's
+    # oldest, T-1002
     assert out.count("You have T-1001.") == 1, out
-    assert out.count("You have T-1004.") == 1, out
+    assert out.count("You have T-1002.") == 1, out
     assert "no active thread" not in out
 
 

@@ -38,9 +38,10 @@ backend = stores.backend
 
 
 def sla_config(fake: FakeSlack, tmp: Path) -> Config:
-    """Billing claims within 10 min, Support within 30 min; ``help`` goes to Support."""
+    """Billing claims within 10 min and replies within 1 h, Support claims within 30 min;
+    ``help`` goes to Support."""
     data = config_for(fake, tmp)
-    data["departments"][0]["sla"] = {"claim": "10m"}
+    data["departments"][0]["sla"] = {"claim": "10m", "first_response": "1h"}
     data["departments"][1]["sla"] = {"claim": "30m"}
     data["routing"]["rules"].append({"department": "support", "keywords": ["help"]})
     return parse_config(data)

@@ -52,7 +52,7 @@ PORTS: dict[type, set[str]] = {
     ReplyLedger: {"reply_begin", "reply_finish", "get_reply", "pending_replies"},
     Presence: {"set_active", "get_active"},
     KeyValue: {"kv_get", "kv_put", "kv_put_if_absent", "kv_delete"},
-    Timers: {"schedule", "cancel", "cancel_prefix", "take_due", "finish"},
+    Timers: {"schedule", "cancel", "cancel_prefix", "take_due", "next_due", "finish"},
     Health: {"ping"},
 }
 

