@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -110,6 +110,13 @@ class ReplaySource:
         fields.setdefault("network", self.network)
         fields["author"] = Author.model_validate(fields["author"])
         return Mention(source=self.name, **fields)
+
+    def upcoming(self, cursor: str | None) -> datetime | None:
+        """When the next item to fetch after ``cursor`` was posted; None when none is left."""
+        start = int(cursor or 0)
+        if start >= len(self._items):
+            return None
+        return self.mention_from(self._items[start]).created_at
 
     async def fetch(self, cursor: str | None) -> Batch:
         if self.settings.delay:

@@ -17,6 +17,7 @@ from typing import TextIO
 
 import yaml
 
+from adapters.replay import ReplaySource
 from bot.app import Switchboard
 from bot.config import Config, parse_config
 from bot.domain import Person, utcnow
@@ -32,11 +33,22 @@ social-switchboard demo — {threads} threads from {mentions} public mentions, r
 """
 
 
+NETWORKS = ("mastodon", "bluesky", "x", "reddit", "rss")
+"""The networks of the bundled sample, each played by a replay source of its own."""
+
+
 def demo_config(folder: Path, replies: Path) -> Config:
     data = yaml.safe_load(resources.files("bot").joinpath("demo.yaml").read_text("utf-8"))
     data["store"] = {"url": f"sqlite:///{folder / 'switchboard.sqlite3'}"}
-    data["sources"] = [
-        {"name": "sample", "type": "replay", "batch_size": 10, "replies_path": str(replies)}
+    data["sources"] = [  # one per network, each with that network's own reply limits
+        {
+            "name": f"sample-{network}",
+            "type": "replay",
+            "plays": network,
+            "batch_size": 1,
+            "replies_path": str(replies),
+        }
+        for network in NETWORKS
     ]
     return parse_config(data, "demo config")
 
@@ -57,9 +69,17 @@ class DemoSession:
         return Person(surface="shell", id=name.lower(), name=name)
 
     async def ingest_all(self) -> int:
-        source = self.board.sources[0]
-        while await self.board.ingestor.poll_once(source):
-            pass
+        """Every sample mention, in the order they were posted across the networks."""
+        sources = [s for s in self.board.sources if isinstance(s, ReplaySource)]
+        while True:
+            upcoming = []
+            for source in sources:
+                at = source.upcoming(await self.board.store.get_cursor(source.name))
+                if at is not None:
+                    upcoming.append((at, source.name, source))
+            if not upcoming:
+                break
+            await self.board.ingestor.poll_once(min(upcoming)[2])
         return await self.board.dispatcher.drain()
 
     async def run_line(self, line: str) -> bool:
