@@ -311,8 +311,16 @@ class ThreadService:
                 transfers=(*t.transfers, move),
             )
 
+        person = {"to_person": to_person.key} if to_person is not None else {}
         return await self._act(
-            thread_id, actor, surface, EventKind.TRANSFERRED, mutate, to=target.name, note=note
+            thread_id,
+            actor,
+            surface,
+            EventKind.TRANSFERRED,
+            mutate,
+            to=target.name,
+            note=note,
+            **person,
         )
 
     async def send_back(
