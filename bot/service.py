@@ -311,7 +311,6 @@ class ThreadService:
                 transfers=(*t.transfers, move),
             )
 
-        person = {"to_person": to_person.key} if to_person is not None else {}
         return await self._act(
             thread_id,
             actor,
@@ -320,7 +319,7 @@ class ThreadService:
             mutate,
             to=target.name,
             note=note,
-            **person,
+            to_person=to_person.key if to_person is not None else "",
         )
 
     async def send_back(
