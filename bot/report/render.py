@@ -130,3 +130,37 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "json":
         return to_json(report)
     return table(report)
+
+
+def _times(row: Row, label: str) -> str:
+    f = row.flat()
+    median = duration(f[f"{label}_median_business_s"])
+    p90 = duration(f[f"{label}_p90_business_s"])
+    pct = f[f"{label}_attainment_pct"]
+    sla = "" if pct is None else f" · {pct:.0f}% within target, {f[f'{label}_breaches']} late"
+    return f"median {median}, p90 {p90}{sla}"
+
+
+def summary(report: Report, person_key: str = "") -> str:
+    """A short text for chat: each department's line, then the asking person's own."""
+    lines = [f"Threads received from {_when(report.since)} to {_when(report.until)}:"]
+    if not report.departments:
+        lines.append("No threads were received in this period.")
+    for row in report.departments:
+        c = row.flat()
+        counts = " · ".join(
+            f"{c[k]} {k.replace('_', ' ')}"
+            for k in ("received", "claimed", "replied", "transferred", "rolled_over")
+        )
+        lines.append(f"{row.name}: {counts} · {c['resolved']} resolved · {c['spam']} spam")
+        lines.append(f"  claim: {_times(row, 'claim')}")
+        lines.append(f"  first reply: {_times(row, 'first_reply')}")
+    mine = next((r for r in report.people if r.key == person_key), None)
+    if mine is not None:
+        c = mine.flat()
+        lines.append(
+            f"You: {c['claimed']} claimed · {c['replied']} replied · "
+            f"claim {_times(mine, 'claim')} · first reply {_times(mine, 'first_reply')}"
+        )
+    lines.append("Times are business time in each department's hours.")
+    return "\n".join(lines)
