@@ -7,8 +7,11 @@ from aiohttp import web
 from bot.app import Switchboard
 from bot.domain import Mention
 from bot.ports import PushSource
+from bot.report.metrics import ReportMetrics
+from bot.report.service import policy_table
 
 APP_KEY: web.AppKey[Switchboard] = web.AppKey("switchboard", Switchboard)
+METRICS_KEY: web.AppKey[ReportMetrics] = web.AppKey("report_metrics", ReportMetrics)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -36,6 +39,7 @@ async def metrics(request: web.Request) -> web.Response:
         "# TYPE switchboard_source_failing gauge",
     ]
     lines += [f'switchboard_source_failing{{source="{h.name}"}} {int(h.failing)}' for h in health]
+    lines += request.app[METRICS_KEY].lines()
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
 
 
@@ -52,9 +56,21 @@ async def hook(request: web.Request) -> web.StreamResponse:
     return await source.handle(request, accept)
 
 
+def _report_metrics(board: Switchboard) -> ReportMetrics:
+    """The clock metrics, watching this process's changes (once per board)."""
+    for observer in board.threads.observers:
+        if isinstance(observer, ReportMetrics):
+            return observer
+    policies = policy_table(d.sla_policy for d in board.config.departments)
+    metrics = ReportMetrics(board.store, policies)
+    board.threads.observers.append(metrics)
+    return metrics
+
+
 def build_app(board: Switchboard) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[APP_KEY] = board
+    app[METRICS_KEY] = _report_metrics(board)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

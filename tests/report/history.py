@@ -68,10 +68,14 @@ def mention(n: int, at: datetime) -> Mention:
 
 
 class History:
-    def __init__(self, store: Store) -> None:
-        self.clock = Clock()
+    """Writes through ``threads`` (a service on ``clock``), or a service of its own."""
+
+    def __init__(
+        self, store: Store, threads: ThreadService | None = None, clock: Clock | None = None
+    ) -> None:
+        self.clock = clock or Clock()
         cfg = config()
-        self.threads = ThreadService(
+        self.threads = threads or ThreadService(
             store,
             Directory(cfg.departments),
             Router(cfg.routing.rules, cfg.default_department),
@@ -109,8 +113,8 @@ class History:
         )
 
 
-async def write_history(store: Store) -> None:
-    h = History(store)
+async def write_history(store: Store, h: History | None = None) -> None:
+    h = h or History(store)
     ts = h.threads
     h.at(FRIDAY, "08:00")
     t5 = await h.open(5)  # received before the period: not in the report
