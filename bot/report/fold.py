@@ -63,7 +63,6 @@ ALWAYS = BusinessCalendar()
 class Track:
     __slots__ = (
         "came_from",
-        "closed",
         "department",
         "first_at",
         "fr_done",
@@ -83,7 +82,6 @@ class Track:
         self.spent = 0.0
         """First-response business seconds spent in earlier departments."""
         self.fr_done = False
-        self.closed = False
 
 
 class Fold:
@@ -91,6 +89,9 @@ class Fold:
         self.policies = policies
         self.sink = sink
         self.tracks: dict[str, Track] = {}
+        """The open threads received in the period."""
+        self.closed: dict[str, tuple[str, str]] = {}
+        """Closed threads of the period: (department, the one it came from)."""
         self._timelines: dict[BusinessCalendar, Timeline] = {}
 
     def _timeline(self, department: str) -> Timeline:
@@ -119,8 +120,14 @@ class Fold:
                 self.sink.count(Count.RECEIVED, department, None)
             return
         track = self.tracks.get(e.thread_id)
+        if kind is EventKind.REOPENED:
+            self._reopened(e.thread_id, at)
+            return
         if track is None:
-            return  # received before the period: not followed
+            where = self.closed.get(e.thread_id)
+            if where is not None and kind is EventKind.SPAM:  # resolved, then marked as spam
+                self.sink.count(Count.SPAM, where[0], e.actor)
+            return  # received before the period (or closed): not followed
         department = track.department
         if kind in PICK_UPS:
             if kind is not EventKind.TAKEN_OVER:
@@ -129,8 +136,7 @@ class Fold:
             self._picked_up(track, at, e.actor)
             if kind is EventKind.REPLIED and not track.fr_done:
                 self._first_reply(track, at, e.actor)
-        elif kind is EventKind.RELEASED or kind is EventKind.REOPENED:
-            track.closed = False
+        elif kind is EventKind.RELEASED:
             track.wait_at = at
         elif kind is EventKind.TRANSFERRED or kind is EventKind.SENT_BACK:
             self._moved(track, e, at)
@@ -138,14 +144,14 @@ class Fold:
             what = Count.SPAM if kind is EventKind.SPAM else Count.RESOLVED
             self.sink.count(what, department, e.actor)
             self._abandoned(track, at)
-            track.fr_done = True  # closed without a reply: no first-response figure
-            track.closed = True
+            # Closed: its clocks stop (no first-response figure without a reply). Only
+            # where it was is kept, for a reopen: memory follows the open threads.
+            del self.tracks[e.thread_id]
+            self.closed[e.thread_id] = (track.department, track.came_from)
 
     def finish(self, until: float) -> None:
         """The period ends: clocks still running past their targets are breaches."""
         for track in self.tracks.values():
-            if track.closed:
-                continue
             self._abandoned(track, until)
             if not track.fr_done:
                 spent = track.spent + self._business(track.department, track.leg_at, until)
@@ -154,6 +160,15 @@ class Fold:
                     self.sink.breached(Clock.FIRST_RESPONSE, track.department)
 
     # steps ---------------------------------------------------------------------------------
+    def _reopened(self, thread_id: str, at: float) -> None:
+        """A follow-up reopened a closed thread: it waits again (its first-response clock
+        stays stopped)."""
+        where = self.closed.pop(thread_id, None)
+        if where is None:
+            return
+        track = self.tracks[thread_id] = Track(where[0], at)
+        track.came_from, track.fr_done = where[1], True
+
     def _picked_up(self, track: Track, at: float, actor: Person | None) -> None:
         if track.wait_at is None:
             return

@@ -11,7 +11,7 @@ from bot.report.fold import Fold, Policies
 from bot.sla.policy import SlaPolicy
 from bot.storage import AuditPage
 
-PAGE = 2000
+PAGE = 500
 
 
 class AuditLog(Protocol):

@@ -55,11 +55,11 @@ class Clock:
         return self.at
 
 
-def mention(n: int, at: datetime) -> Mention:
+def mention(n: int, at: datetime, follow_up: str = "") -> Mention:
     return Mention(
         source="sample",
         network="mastodon",
-        external_id=f"m-{n}",
+        external_id=f"m-{n}{follow_up}",
         conversation_key=f"c-{n}",
         author=Author(id=f"a{n}", handle=f"user{n}@example.social"),
         text=f"@acme question {n}",
@@ -86,8 +86,8 @@ class History:
         h, m = hh_mm.split(":")
         self.clock.at = day + timedelta(hours=int(h), minutes=int(m))
 
-    async def open(self, n: int) -> Thread:
-        outcome = await self.threads.ingest(mention(n, self.clock.at))
+    async def open(self, n: int, follow_up: str = "") -> Thread:
+        outcome = await self.threads.ingest(mention(n, self.clock.at, follow_up))
         assert outcome is not None
         return outcome.thread
 
@@ -153,5 +153,7 @@ async def write_history(store: Store, h: History | None = None) -> None:
     await ts.claim(t6.id, alice)  # waited exactly the 10 min target: within
     h.at(MONDAY, "13:00")
     await ts.resolve(t6.id, alice)
+    h.at(MONDAY, "13:30")
+    await h.open(6, "-again")  # the author writes again: T6 reopens, waits 30 min by 14:00
     h.at(MONDAY, "15:00")
     await ts.resolve(t2.id, carol)  # after the period
