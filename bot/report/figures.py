@@ -74,13 +74,13 @@ class Figures:
         self.departments: dict[str, Row] = {}
         self.people: dict[str, Row] = {}
 
-    def _rows(self, department: str, person: Person | None) -> list[Row]:
+    def _rows(self, department: str, person: Person | None) -> tuple[Row, ...]:
         if self.only is not None and department not in self.only:
-            return []
-        rows = [self.departments.get(department) or self._new(self.departments, department)]
-        if person is not None:
-            rows.append(self.people.get(person.key) or self._add_person(person))
-        return rows
+            return ()
+        row = self.departments.get(department) or self._new(self.departments, department)
+        if person is None:
+            return (row,)
+        return row, self.people.get(person.key) or self._add_person(person)
 
     @staticmethod
     def _new(table: dict[str, Row], key: str, name: str = "") -> Row:

@@ -93,22 +93,31 @@ class Fold:
         self.closed: dict[str, tuple[str, str]] = {}
         """Closed threads of the period: (department, the one it came from)."""
         self._timelines: dict[BusinessCalendar, Timeline] = {}
+        self._by_department: dict[str, Timeline] = {}
+        self._targets: dict[tuple[Clock, str], float | None] = {}
+        self._places: dict[tuple[str, str], tuple[str, str]] = {}
 
     def _timeline(self, department: str) -> Timeline:
-        policy = self.policies(department)
-        calendar = policy.calendar if policy is not None else ALWAYS
-        found = self._timelines.get(calendar)
+        found = self._by_department.get(department)
         if found is None:
-            found = self._timelines[calendar] = Timeline(calendar)
+            policy = self.policies(department)
+            calendar = policy.calendar if policy is not None else ALWAYS
+            found = self._timelines.get(calendar)
+            if found is None:
+                found = self._timelines[calendar] = Timeline(calendar)
+            self._by_department[department] = found
         return found
 
     def _business(self, department: str, a: float, b: float) -> float:
         return self._timeline(department).elapsed(a, b)
 
     def _target(self, clock: Clock, department: str) -> float | None:
-        policy = self.policies(department)
-        target = policy.target(clock) if policy is not None else None
-        return None if target is None else target.total_seconds()
+        key = (clock, department)
+        if key not in self._targets:
+            policy = self.policies(department)
+            target = policy.target(clock) if policy is not None else None
+            self._targets[key] = None if target is None else target.total_seconds()
+        return self._targets[key]
 
     def event(self, e: AuditEvent) -> None:
         """Take the next event (oldest first)."""
@@ -147,7 +156,8 @@ class Fold:
             # Closed: its clocks stop (no first-response figure without a reply). Only
             # where it was is kept, for a reopen: memory follows the open threads.
             del self.tracks[e.thread_id]
-            self.closed[e.thread_id] = (track.department, track.came_from)
+            place = (track.department, track.came_from)
+            self.closed[e.thread_id] = self._places.setdefault(place, place)
 
     def finish(self, until: float) -> None:
         """The period ends: clocks still running past their targets are breaches."""

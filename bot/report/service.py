@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Protocol
@@ -45,17 +46,28 @@ class Reports:
     ) -> Report:
         """Follow the threads received in ``[since, until)`` through their events before
         ``until``; rows only for ``departments`` when given. Memory follows the threads of
-        the period, never the events: one page is held at a time."""
+        the period, never the events: a page is folded while the next is read."""
         figures = Figures(departments)
         fold = Fold(self.policies, figures)
-        cursor = ""
-        while True:
-            page = await self.log.audit_page(since, until, after=cursor, limit=self.page)
-            for event in page.events:
-                fold.event(event)
-            if not page.cursor:
-                break
-            cursor = page.cursor
+
+        def read(after: str) -> asyncio.Task[AuditPage]:
+            return asyncio.ensure_future(
+                self.log.audit_page(since, until, after=after, limit=self.page)
+            )
+
+        pending: asyncio.Task[AuditPage] | None = read("")
+        try:
+            while pending is not None:
+                page = await pending
+                pending = None
+                if page.cursor:  # the store reads the next page while this one is folded
+                    pending = read(page.cursor)
+                    await asyncio.sleep(0)
+                for event in page.events:
+                    fold.event(event)
+        finally:
+            if pending is not None:
+                pending.cancel()
         fold.finish(until.timestamp())
         people = sorted(figures.people.values(), key=lambda r: (r.name.lower(), r.key))
         return Report(
