@@ -8,7 +8,7 @@ from bot.report import Reports
 from bot.report.render import rows
 from bot.report.service import policy_table
 from bot.store import Store
-from tests.report.history import SINCE, UNTIL, config, write_history
+from tests.report.history import MONDAY, SINCE, UNTIL, History, bob, carol, config, write_history
 
 H = 3600
 
@@ -80,3 +80,19 @@ async def test_a_department_filter_keeps_only_its_rows(store: Store) -> None:
     people = by_name(found, "person")
     assert set(people) == {"carol"}
     assert by_name(found, "department")["social"]["claim_breaches"] == 1
+
+
+async def test_a_transfer_to_a_person_starts_no_wait(store: Store) -> None:
+    h = History(store)
+    h.at(MONDAY, "10:00")
+    thread = await h.open(1)
+    h.at(MONDAY, "10:05")
+    await h.threads.transfer(thread.id, bob, "social", "for you", to_person=carol)
+    h.at(MONDAY, "11:05")  # 60 min later: past social's 30 min claim target, but nobody waited
+    await h.reply(thread, carol)
+    departments = by_name(await report_rows(store), "department")
+    assert departments["support"]["claim_timed"] == 0
+    assert departments["support"]["claim_breaches"] == 0  # it left the queue after 5 min
+    social = departments["social"]
+    assert (social["claim_timed"], social["claim_breaches"]) == (0, 0)
+    assert social["first_reply_median_business_s"] == 65 * 60
