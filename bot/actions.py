@@ -26,6 +26,8 @@ class Verb(StrEnum):
     MINE = "mine"
     QUEUE = "queue"
     HELP = "help"
+    REPORT = "report"
+    """First-response and SLA figures of the actor's departments (``report [dept] [7d]``)."""
     DRAFT = "draft"
     """Record a public reply to confirm (or, under the ``approval`` policy, to approve)."""
     SEND_DRAFT = "send_draft"

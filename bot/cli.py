@@ -1,4 +1,4 @@
-"""The ``switchboard`` command: serve, demo, check, audit, --version."""
+"""The ``switchboard`` command: serve, demo, check, report, audit, --version."""
 
 from __future__ import annotations
 
@@ -151,20 +151,44 @@ async def check(config: Config) -> int:
     return 1 if failed else 0
 
 
-def parse_since(text: str | None) -> datetime | None:
+def parse_since(text: str | None, option: str = "--since") -> datetime | None:
     if not text:
         return None
-    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    match = re.fullmatch(r"(\d+)([smhdw])", text.strip())
     if match:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+        return datetime.now(UTC) - timedelta(**{unit[match.group(2)]: int(match.group(1))})
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise SwitchboardError(
-            f"--since {text!r}: use an ISO time (2026-11-01T09:00) or an age like 2h, 3d"
+            f"{option} {text!r}: use an ISO time (2026-11-01T09:00) or an age like 2h, 3d"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def report(
+    config: Config, since: str, until: str | None, departments: Sequence[str], fmt: str
+) -> int:
+    from bot.report import Reports
+    from bot.report.render import render
+    from bot.report.service import policy_table
+    from bot.service import Directory
+
+    directory = Directory(config.departments)
+    chosen = [directory.get(name).name for name in departments] or None
+    start = parse_since(since)
+    end = parse_since(until, "--until") or datetime.now(UTC)
+    if start is not None and start >= end:
+        raise SwitchboardError(f"--since {since!r} is not before --until ({end:%Y-%m-%d %H:%M})")
+    store = open_store(config.store.url, prefix=config.store.prefix)
+    try:
+        policies = policy_table(d.sla_policy for d in config.departments)
+        built = await Reports(store, policies).build(start, end, chosen)
+    finally:
+        await store.close()
+    sys.stdout.write(render(built, fmt))
+    return 0
 
 
 async def audit(config: Config, since: str | None) -> int:
@@ -218,6 +242,15 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--script", help="run the commands in this file, then exit")
     demo.add_argument("--as", dest="user", default="alice", help="who you are (default alice)")
     sub.add_parser("check", parents=[common], help="validate config and test each connection")
+    report_p = sub.add_parser(
+        "report", parents=[common], help="first-response and SLA figures from the audit log"
+    )
+    report_p.add_argument("--since", default="7d", help="ISO time or age such as 7d (default)")
+    report_p.add_argument("--until", help="ISO time or age (default: now)")
+    report_p.add_argument(
+        "--department", action="append", default=[], help="only this department (repeatable)"
+    )
+    report_p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     audit_p = sub.add_parser("audit", parents=[common], help="print audit events as JSON lines")
     audit_p.add_argument("--since", help="ISO time or age such as 2h, 3d")
     package = sub.add_parser(
@@ -254,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(serve(config))
         if args.command == "check":
             return asyncio.run(check(config))
+        if args.command == "report":
+            return asyncio.run(report(config, args.since, args.until, args.department, args.format))
         return asyncio.run(audit(config, args.since))
     except SwitchboardError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)

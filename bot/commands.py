@@ -22,7 +22,8 @@ ALIASES = {
     "send-draft": Verb.SEND_DRAFT,
     "?": Verb.HELP,
 }
-NO_ARGS = {Verb.DIRECTORY, Verb.MINE, Verb.HELP}
+NO_ARGS = {Verb.DIRECTORY, Verb.MINE, Verb.HELP, Verb.REPORT}
+"""Verbs that take no thread: what follows the verb is their text."""
 
 
 class CommandError(ValueError):

@@ -11,8 +11,11 @@ from bot import logs
 from bot.app import Switchboard
 from bot.domain import Mention
 from bot.ports import PushSource
+from bot.report.metrics import ReportMetrics
+from bot.report.service import policy_table
 
 APP_KEY: web.AppKey[Switchboard] = web.AppKey("switchboard", Switchboard)
+METRICS_KEY: web.AppKey[ReportMetrics] = web.AppKey("report_metrics", ReportMetrics)
 
 
 REQUEST_ID = "X-Request-Id"
@@ -63,6 +66,7 @@ async def metrics(request: web.Request) -> web.Response:
         "# TYPE switchboard_source_failing gauge",
     ]
     lines += [f'switchboard_source_failing{{source="{h.name}"}} {int(h.failing)}' for h in health]
+    lines += request.app[METRICS_KEY].lines()
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
 
 
@@ -79,9 +83,21 @@ async def hook(request: web.Request) -> web.StreamResponse:
     return await source.handle(request, accept)
 
 
+def _report_metrics(board: Switchboard) -> ReportMetrics:
+    """The clock metrics, watching this process's changes (once per board)."""
+    for observer in board.threads.observers:
+        if isinstance(observer, ReportMetrics):
+            return observer
+    policies = policy_table(d.sla_policy for d in board.config.departments)
+    metrics = ReportMetrics(board.store, policies)
+    board.threads.observers.append(metrics)
+    return metrics
+
+
 def build_app(board: Switchboard) -> web.Application:
     app = web.Application(client_max_size=1024**2, middlewares=[request_ids])
     app[APP_KEY] = board
+    app[METRICS_KEY] = _report_metrics(board)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

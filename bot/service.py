@@ -315,7 +315,14 @@ class ThreadService:
             )
 
         return await self._act(
-            thread_id, actor, surface, EventKind.TRANSFERRED, mutate, to=target.name, note=note
+            thread_id,
+            actor,
+            surface,
+            EventKind.TRANSFERRED,
+            mutate,
+            to=target.name,
+            note=note,
+            to_person=to_person.key if to_person is not None else "",
         )
 
     async def send_back(

@@ -46,6 +46,16 @@ class IngestOutcome:
 
 
 @dataclass(frozen=True)
+class AuditPage:
+    """One page of the audit log read by time (``ThreadRepository.audit_page``)."""
+
+    events: list[AuditEvent]
+    """Oldest first (by time, then by the order they were appended)."""
+    cursor: str
+    """Hand it back as ``after`` for the next page; empty when the range is read."""
+
+
+@dataclass(frozen=True)
 class CasOutcome:
     stored: bool
     """True: the proposed thread was stored."""
@@ -214,6 +224,20 @@ class ThreadRepository(Protocol):
     @abstractmethod
     async def audit(self, since: datetime | None = None) -> list[AuditEvent]:
         """Every audit event at or after ``since``, oldest first."""
+
+    @abstractmethod
+    async def audit_page(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        after: str = "",
+        limit: int = 1000,
+    ) -> AuditPage:
+        """Up to ``limit`` audit events with ``start <= at < end`` (None: unbounded), oldest
+        first, after the page ``after`` ended (a cursor from an earlier page). Read from the
+        store's index of events by time: a page costs what it returns, so a long range is
+        read in pages with flat memory."""
 
     @abstractmethod
     async def list_threads(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.actions import Verb
 from bot.errors import SwitchboardError
 from bot.interaction import Interaction, Response
-from handlers import claim, directory, drafts, note, reply, resolve, transfer
+from handlers import claim, directory, drafts, note, reply, report, resolve, transfer
 from handlers.base import Context, Handler
 
 __all__ = ["HANDLERS", "Context", "dispatch"]
@@ -25,6 +25,7 @@ HANDLERS: dict[Verb, Handler] = {
     Verb.MINE: directory.mine,
     Verb.QUEUE: directory.queue,
     Verb.HELP: directory.help_,
+    Verb.REPORT: report.report,
     Verb.DRAFT: drafts.draft,
     Verb.SEND_DRAFT: drafts.send_draft,
     Verb.APPROVE: drafts.approve,

@@ -31,6 +31,7 @@ show [T-12]                   the thread and its history
 directory                     departments, channels, who is on duty
 mine                          your open threads
 queue [dept]                  waiting threads, what is due first, then oldest
+report [dept] [7d]            first-response and SLA figures (your departments, 7 days)
 Without T-12 a command acts on your active thread (the last one you claimed or acted on)."""
 
 

@@ -35,6 +35,7 @@ from bot.store.codec import (
     waiting_in,
 )
 from bot.store.keys import DEFAULT_PREFIX, check_prefix, split_prefix
+from bot.store.redis_audit import RedisAudit
 from bot.store.redis_io import guarded, opt, text, texts
 from bot.store.redis_kv import RedisKV
 from bot.store.redis_replies import RedisReplies
@@ -47,7 +48,7 @@ WIDTH = len(THREAD_FIELDS)
 MAX_RETRIES = 1000
 
 
-class RedisStore(RedisReplies, RedisKV, RedisRetention, RedisTimers, Store):
+class RedisStore(RedisReplies, RedisKV, RedisRetention, RedisTimers, RedisAudit, Store):
     """``RedisStore(client, prefix, clock=time.time)``: ``clock`` (epoch seconds) decides
     leases, outbox visibility, reply-attempt leases and KV expiry."""
 

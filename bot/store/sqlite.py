@@ -32,6 +32,7 @@ from bot.store.codec import (
     owner_key,
     waiting_in,
 )
+from bot.store.sqlite_audit import SQLiteAudit
 from bot.store.sqlite_io import Conn, one
 from bot.store.sqlite_kv import SQLiteKV
 from bot.store.sqlite_replies import SQLiteReplies
@@ -57,7 +58,7 @@ TOP_NUMBER = (
 """The highest thread number given so far: an archived thread's number is never reused."""
 
 
-class SQLiteStore(SQLiteReplies, SQLiteKV, SQLiteRetention, SQLiteTimers, Store):
+class SQLiteStore(SQLiteReplies, SQLiteKV, SQLiteRetention, SQLiteTimers, SQLiteAudit, Store):
     """``SQLiteStore(path, clock=time.time)``: ``clock`` (epoch seconds) decides leases,
     outbox visibility, reply-attempt leases and KV expiry."""
 

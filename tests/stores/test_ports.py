@@ -41,6 +41,7 @@ PORTS: dict[type, set[str]] = {
         "events",
         "get_event",
         "audit",
+        "audit_page",
         "list_threads",
         "waiting_threads",
         "held_threads",

@@ -1,5 +1,5 @@
 """Slash commands: ``/claim [T-12]``, ``/transfer [T-12] <department> [@person] [note]``,
-``/resolve [T-12]`` and ``/switchboard directory|mine|queue|show|help``.
+``/resolve [T-12]`` and ``/switchboard directory|mine|queue|show|report|help``.
 
 Acked at once; the answer comes back as an ephemeral message in the same channel.
 """
@@ -27,8 +27,11 @@ USAGE = {
     Verb.TRANSFER: "/transfer [T-12] <department> [@person] [note]",
     Verb.RESOLVE: "/resolve [T-12]",
 }
-LOOKUPS = {Verb.DIRECTORY, Verb.MINE, Verb.QUEUE, Verb.SHOW, Verb.HELP}
-SWITCHBOARD_USAGE = "/switchboard directory | mine | queue [department] | show T-12 | help"
+LOOKUPS = {Verb.DIRECTORY, Verb.MINE, Verb.QUEUE, Verb.SHOW, Verb.HELP, Verb.REPORT}
+SWITCHBOARD_USAGE = (
+    "/switchboard directory | mine | queue [department] | show T-12 | report [department] [7d]"
+    " | help"
+)
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|([^>]*))?>$")
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>\s*")
 
