@@ -7,17 +7,20 @@ import asyncio
 import base64
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from adapters.http import HttpClient, HttpStatusError
 from adapters.support import coerce_settings
 from adapters.x import NOT_TRIED, XSettings, XSource
 from adapters.x_auth import PAIRS, XTokenRefused
 from bot.app import Switchboard
+from bot.config import parse_config
 from bot.domain import Mention
 from bot.errors import ConfigError, SourceError
 from bot.store import Store
@@ -347,3 +350,20 @@ def test_a_refresh_token_needs_the_client_id() -> None:
     with pytest.raises(ConfigError, match=r"sources\[x-main\].*client_id is required"):
         coerce_settings(XSettings, raw)
     assert coerce_settings(XSettings, {**raw, "refresh_token": ""}).client_id == ""
+
+
+@pytest.mark.parametrize("refresh", ["", "refresh-from-the-authorization"])
+def test_the_example_config_refreshes_when_a_refresh_token_is_set(
+    monkeypatch: pytest.MonkeyPatch, refresh: str
+) -> None:
+    text = (Path(__file__).parents[2] / "switchboard.example.yaml").read_text(encoding="utf-8")
+    for name in set(re.findall(r"\$\{([A-Z0-9_]+)\}", text)):
+        monkeypatch.setenv(name, "0123456789abcdef0123456789abcdef")
+    monkeypatch.setenv("X_REFRESH_TOKEN", refresh)
+    monkeypatch.setenv("X_CLIENT_ID", "Y2xpZW50LWlk")
+    config = parse_config(yaml.safe_load(text), "switchboard.example.yaml")
+    [entry] = [e for e in config.sources if e["type"] == "x"]
+    source = XSource.from_settings(entry)
+    assert (source.auth is not None) is bool(refresh)
+    if source.auth is not None:
+        assert source.auth.client_id == "Y2xpZW50LWlk"
