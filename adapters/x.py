@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from adapters.base import SourceSettings
 from adapters.http import HttpClient, HttpStatusError, NetworkError
@@ -76,19 +76,21 @@ class XSettings(SourceSettings):
     max_pages: int = Field(default=5, ge=1)
     refresh_token: SecretStr = SecretStr("")
     """From an authorization with ``offline.access``; only the first of a rotating chain."""
-    client_id: str = ""
+    client_id: str = Field(default="", validate_default=True)
     """The app's OAuth 2.0 Client ID (needed with ``refresh_token``)."""
     client_secret: SecretStr = SecretStr("")
     """Only for a confidential client (Web App, Automated App or Bot)."""
 
-    @model_validator(mode="after")
-    def _refresh_needs_the_client(self) -> XSettings:
-        if self.refresh_token.get_secret_value() and not self.client_id:
+    @field_validator("client_id")
+    @classmethod
+    def _needed_with_a_refresh_token(cls, value: str, info: ValidationInfo) -> str:
+        refresh = info.data.get("refresh_token")
+        if isinstance(refresh, SecretStr) and refresh.get_secret_value() and not value:
             raise ValueError(
-                "client_id is required with refresh_token: the OAuth 2.0 Client ID from the "
-                "app's Keys and tokens page"
+                "required with refresh_token: the OAuth 2.0 Client ID from the app's Keys and "
+                "tokens page"
             )
-        return self
+        return value
 
 
 class XSource:

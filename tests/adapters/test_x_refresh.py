@@ -347,7 +347,9 @@ async def test_tokens_stay_out_of_the_log_arguments(
 
 def test_a_refresh_token_needs_the_client_id() -> None:
     raw = {"name": "x-main", "type": "x", "bearer_token": "b", "refresh_token": "r"}
-    with pytest.raises(ConfigError, match=r"sources\[x-main\].*client_id is required"):
+    with pytest.raises(
+        ConfigError, match=r"sources\[x-main\]: client_id: .*required with refresh_token"
+    ):
         coerce_settings(XSettings, raw)
     assert coerce_settings(XSettings, {**raw, "refresh_token": ""}).client_id == ""
 
