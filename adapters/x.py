@@ -129,7 +129,6 @@ class XSource:
                 clock=clock,
                 sleep=sleep,
             )
-        self._reported = ""
 
     @classmethod
     def from_settings(cls, settings: Any) -> XSource:
@@ -146,34 +145,9 @@ class XSource:
             return {}
         return {f"{self.label} user token": await self.auth.health()}
 
-    async def _as_user(self, call: Callable[[dict[str, str]], Awaitable[T]]) -> T:
-        """``call`` with the user token; with a refresh token, once more after a 401 with a
-        renewed one."""
-        if self.auth is None:
-            return await call(self._write)
-        token = await self.auth.access_token()
-        try:
-            return await call({"Authorization": f"Bearer {token}"})
-        except HttpStatusError as exc:
-            if exc.status != 401:
-                raise
-        log.info("%s: X answered 401 to the user token; renewing it, then once more", self.label)
-        token = await self.auth.renew(token)
-        return await call({"Authorization": f"Bearer {token}"})
-
-    async def _keep_fresh(self) -> None:
-        """Refresh the user token when it is due, as part of a poll: a failure is logged once
-        and the poll goes on (it reads with the bearer token)."""
-        if self.auth is None:
-            return
-        try:
-            await self.auth.access_token()
-            problem = ""
-        except SourceError as exc:
-            problem = str(exc)
-        if problem and problem != self._reported:
-            log.warning("%s (reading goes on with the bearer token)", problem)
-        self._reported = problem
+    async def _as_user(self, send: Callable[[dict[str, str]], Awaitable[T]]) -> T:
+        """``send`` with the user token (renewed once after a 401 when it can be)."""
+        return await (self.auth.call(send) if self.auth else send(self._write))
 
     def reply_limit(self) -> ReplyLimit:
         return ReplyLimit(LIMIT, "weighted characters")
@@ -199,7 +173,8 @@ class XSource:
         return self.user_id
 
     async def fetch(self, cursor: str | None) -> Batch:
-        await self._keep_fresh()
+        if self.auth is not None:
+            await self.auth.keep_fresh()
         me = await self._me()
         tweets: list[Any] = []
         users: dict[str, dict[str, Any]] = {}
@@ -355,7 +330,7 @@ class XSource:
                 label=self.label,
                 base_url=self.base_url,
                 auth_hint="Set bearer_token (and user_token, an OAuth 2.0 user-context access "
-                "token) to valid tokens for the brand account.",
+                "token, or refresh_token) to valid tokens for the brand account.",
                 scope_hint="posting and /2/users/me need an OAuth 2.0 user-context token "
                 "(user_token) with tweet.read, tweet.write and users.read, from an app attached "
                 f"to a Project. The answer: {_detail(exc)}",

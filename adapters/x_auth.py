@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -53,6 +53,7 @@ MARGIN = 300.0
 WAIT_POLL = 0.5
 DEFAULT_LIFETIME = 7200.0
 SEEDS_KEPT = 10
+T = TypeVar("T")
 
 
 class XTokenRefused(SourceError):
@@ -157,6 +158,8 @@ class XUserAuth:
     """The last refresh failure that is not a refusal ('' after a success)."""
     unsaved: tuple[str, TokenPair] | None = None
     """A rotated pair the store did not take, with the refresh token it replaced."""
+    reported: str = ""
+    """The problem ``keep_fresh`` logged last ('' when none)."""
 
     def attach(self, kv: KeyValue) -> None:
         self.kv, self.shared = kv, True
@@ -192,6 +195,31 @@ class XUserAuth:
         if pair.access_token != rejected and pair.usable(self.clock()):
             return pair.access_token
         return await self._refresh(stale=rejected)
+
+    async def call(self, send: Callable[[dict[str, str]], Awaitable[T]]) -> T:
+        """``send`` with a valid user token as its headers; after a 401, once more with a
+        renewed one."""
+        token = await self.access_token()
+        try:
+            return await send({"Authorization": f"Bearer {token}"})
+        except HttpStatusError as exc:
+            if exc.status != 401:
+                raise
+        log.info("%s: X answered 401 to the user token; renewing it, then once more", self.label)
+        token = await self.renew(token)
+        return await send({"Authorization": f"Bearer {token}"})
+
+    async def keep_fresh(self) -> None:
+        """Refresh when it is due, from a poll that reads with the bearer token: a failure is
+        logged once (until it changes) and never raised."""
+        try:
+            await self.access_token()
+            problem = ""
+        except SourceError as exc:
+            problem = str(exc)
+        if problem and problem != self.reported:
+            log.warning("%s (reading goes on with the bearer token)", problem)
+        self.reported = problem
 
     async def _refresh(self, *, stale: str) -> str:
         """Refresh under the lock, or wait for the replica that holds it."""
