@@ -215,15 +215,16 @@ class XUserAuth:
         try:
             await self.access_token()
             problem = ""
-        except SourceError as exc:
-            problem = str(exc)
+        except Exception as exc:  # the store or X: the next poll tries again
+            problem = str(exc) or type(exc).__name__
         if problem and problem != self.reported:
             log.warning("%s (reading goes on with the bearer token)", problem)
         self.reported = problem
 
     async def _refresh(self, *, stale: str) -> str:
-        """Refresh under the lock, or wait for the replica that holds it."""
-        deadline = self.clock() + LOCK_TTL
+        """Refresh under the lock, or wait for the replica that holds it (a lock left by a
+        replica that died lapses within ``LOCK_TTL``, and then this one takes it)."""
+        deadline = self.clock() + LOCK_TTL + 10 * WAIT_POLL
         while True:
             if await self.kv.kv_put_if_absent(LOCKS, self.source, self.holder, ttl=LOCK_TTL):
                 try:

@@ -8,7 +8,7 @@ import base64
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import yaml
 from adapters.http import HttpClient, HttpStatusError
 from adapters.support import coerce_settings
 from adapters.x import NOT_TRIED, XSettings, XSource
-from adapters.x_auth import PAIRS, XTokenRefused
+from adapters.x_auth import LOCK_TTL, LOCKS, PAIRS, XTokenRefused
 from bot.app import Switchboard
 from bot.config import parse_config
 from bot.domain import Mention
@@ -71,7 +71,11 @@ async def make(
 ) -> AsyncIterator[Any]:
     opened: list[XSource] = []
 
-    def build(store: Store | None = None, **kw: Any) -> XSource:
+    def build(
+        store: Store | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        **kw: Any,
+    ) -> XSource:
         settings = XSettings(
             name="x-main",
             type="x",
@@ -84,7 +88,7 @@ async def make(
             **kw,
         )
         http = HttpClient(settings.base_url, label="x-main", backoff=0.01, timeout=5)
-        source = XSource(settings, http=http, clock=clock, sleep=time.sleep)
+        source = XSource(settings, http=http, clock=clock, sleep=sleep or time.sleep)
         if store is not None:
             source.attach(store)
         opened.append(source)
@@ -237,6 +241,24 @@ async def test_two_replicas_refreshing_at_once_call_the_token_endpoint_once(
     tokens = await asyncio.wait_for(asyncio.gather(first, second), timeout=5)
     assert len(fake.calls(TOKEN)) == 1
     assert tokens[0] == tokens[1] and tokens[0] in fake.access_tokens
+
+
+async def test_a_lock_left_by_a_replica_that_died_delays_the_refresh_only_until_it_lapses(
+    fake: XFake, make: Any, backend: Backend, clock: FakeClock
+) -> None:
+    store = backend.open(clock=clock)
+    assert await store.kv_put_if_absent(LOCKS, "x-main", "a-replica-that-died", ttl=LOCK_TTL)
+
+    async def leap(seconds: float) -> None:
+        clock.advance(seconds)
+        await asyncio.sleep(0)
+
+    source = make(store, sleep=leap)
+    assert source.auth is not None
+    started = clock.now
+    token = await source.auth.access_token()
+    assert token in fake.access_tokens and len(fake.calls(TOKEN)) == 1
+    assert LOCK_TTL <= clock.now - started <= LOCK_TTL + 1
 
 
 @pytest.mark.parametrize("code", ["invalid_request", "invalid_grant"])
