@@ -235,7 +235,7 @@ class XUserAuth:
                         raise XTokenRefused(refused_message(self.label))
                     return await self._exchange(pair)
                 finally:
-                    await self.kv.kv_delete(LOCKS, self.source)
+                    await self._unlock()
             pair = await self.current()
             if pair.refused:
                 raise XTokenRefused(refused_message(self.label))
@@ -247,6 +247,17 @@ class XUserAuth:
                     f"finished in {LOCK_TTL:.0f} s"
                 )
             await self.sleep(WAIT_POLL)
+
+    async def _unlock(self) -> None:
+        try:
+            await self.kv.kv_delete(LOCKS, self.source)
+        except Exception as exc:  # it lapses by itself
+            log.warning(
+                "%s: could not release the user token lock (%s); it lapses within %.0f s",
+                self.label,
+                exc,
+                LOCK_TTL,
+            )
 
     async def _exchange(self, pair: TokenPair) -> str:
         form = {"grant_type": "refresh_token", "refresh_token": pair.refresh_token}

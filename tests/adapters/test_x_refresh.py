@@ -24,12 +24,14 @@ from bot.config import parse_config
 from bot.domain import Mention
 from bot.errors import ConfigError, SourceError
 from bot.store import Store
+from bot.store.redis import RedisStore
 from bot.store.sqlite import SQLiteStore
 from tests.adapters.fakes.x_fake import UNAUTHORIZED, XFake
 from tests.boards import board_for, mention_item, write_items
 from tests.clock import FakeTime, eventually
 from tests.stores import conftest as stores
 from tests.stores.conftest import Backend, FakeClock
+from tests.tcp_proxy import TcpProxy
 
 REFUSED = (
     "x-main: the refresh token was refused; authorize the app again and set sources[].refresh_token"
@@ -259,6 +261,37 @@ async def test_a_lock_left_by_a_replica_that_died_delays_the_refresh_only_until_
     token = await source.auth.access_token()
     assert token in fake.access_tokens and len(fake.calls(TOKEN)) == 1
     assert LOCK_TTL <= clock.now - started <= LOCK_TTL + 1
+
+
+@pytest.mark.redis
+async def test_a_rotated_pair_the_store_missed_is_stored_once_it_answers_again(
+    fake: XFake, make: Any, clock: FakeClock, redis_url: str, redis_prefix: str
+) -> None:
+    """X forgets the old refresh token as it answers: a pair the store could not take then
+    stays in the process and is stored by its next call, so nothing has to authorize again."""
+    async with TcpProxy(int(redis_url.rsplit(":", 1)[1].split("/")[0])) as proxy:
+        flaky = RedisStore.from_url(proxy.url("redis"), prefix=redis_prefix, clock=clock)
+        direct = RedisStore.from_url(redis_url, prefix=redis_prefix, clock=clock)
+        try:
+            source = make(flaky)
+            assert source.auth is not None
+            fake.token_gate = asyncio.Event()
+            refreshing = asyncio.create_task(source.auth.access_token())
+            await eventually(lambda: len(fake.calls(TOKEN)) == 1)
+            await proxy.cut()
+            fake.token_gate.set()
+            token = await asyncio.wait_for(refreshing, timeout=10)
+            assert token in fake.access_tokens
+            assert await direct.kv_get(PAIRS, "x-main") is None
+
+            await proxy.restore()
+            assert await source.auth.access_token() == token
+            other = make(direct)
+            await other.reply(await mention(fake, other), "Nothing was lost", "k1")
+            assert len(fake.calls(TOKEN)) == 1 and bearer_of_posts(fake) == [f"Bearer {token}"]
+        finally:
+            await flaky.close()
+            await direct.close()
 
 
 @pytest.mark.parametrize("code", ["invalid_request", "invalid_grant"])
