@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import ConfigError
-from bot.ports import Source
+from bot.ports import NeedsKeyValue, PlatformHealth, Source
+from bot.storage import KeyValue
 
 
 class SourceSettings(BaseModel):
@@ -54,3 +56,16 @@ def source_class(type_name: str) -> SourceFactory:
         ) from exc
     cls: SourceFactory = getattr(module, attr)
     return cls
+
+
+def connect_sources(sources: Iterable[Source], kv: KeyValue) -> list[PlatformHealth]:
+    """Give the store's key-value port to every source that keeps shared state in it
+    (``NeedsKeyValue``), and return the sources that report their own credentials to
+    ``/readyz`` (``PlatformHealth``)."""
+    reporting: list[PlatformHealth] = []
+    for source in sources:
+        if isinstance(source, NeedsKeyValue):
+            source.attach(kv)
+        if isinstance(source, PlatformHealth):
+            reporting.append(source)
+    return reporting

@@ -2,7 +2,11 @@
 
 * Auth: ``bearer_token`` reads (app-only or user context); posting and ``/2/users/me`` need an
   OAuth 2.0 user-context access token with tweet.read, tweet.write and users.read
-  (``user_token``; the bearer token is used when it is one). ``user_id`` saves a lookup.
+  (``user_token``; the bearer token is used when it is one). ``user_id`` saves a lookup. With
+  ``refresh_token`` (the authorization had ``offline.access``) and ``client_id`` the user token
+  is kept valid by ``adapters.x_auth`` (refreshed before it expires and once after a 401, the
+  call then retried once), its rotating pair shared with every replica through the store
+  (``attach``, the ``bot.ports.NeedsKeyValue`` hook) and shown in ``/readyz`` (``health``).
 * Fetch: ``GET /2/users/:id/mentions`` with ``since_id`` (the cursor: the highest post id seen),
   ``expansions=author_id`` and the fields for grouping. Pages run newest to oldest down to
   ``since_id``; all of them (up to ``max_pages``) are read before answering, oldest first. The
@@ -21,9 +25,11 @@ import asyncio
 import html
 import logging
 import re
-from typing import Any, ClassVar
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from adapters.base import SourceSettings
 from adapters.http import HttpClient, HttpStatusError, NetworkError
@@ -37,11 +43,13 @@ from adapters.support import (
     parse_time,
     text_field,
 )
+from adapters.x_auth import XTokenRefused, XUserAuth
 from adapters.x_length import x_weighted_length
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReplyTooLong, SourceError
 from bot.naming import source_label
-from bot.ports import Batch, ReplyLimit
+from bot.ports import Batch, PartHealth, ReplyLimit
+from bot.storage import KeyValue
 from bot.untrusted import safe_url
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,11 @@ LIMIT = 280
 WEB = "https://x.com"
 TWEET_FIELDS = "created_at,conversation_id,author_id,in_reply_to_user_id,referenced_tweets,entities"
 DUPLICATE = "X refused this reply as a duplicate of an earlier post"
+NOT_TRIED = (
+    "the refresh token was not tried: it rotates, and this check has no store to keep the "
+    "new one in"
+)
+T = TypeVar("T")
 
 
 class XSettings(SourceSettings):
@@ -61,6 +74,23 @@ class XSettings(SourceSettings):
     user_id: str = Field(default="", pattern=r"^[0-9]*$")
     page_size: int = Field(default=100, ge=5, le=100)
     max_pages: int = Field(default=5, ge=1)
+    refresh_token: SecretStr = SecretStr("")
+    """From an authorization with ``offline.access``; only the first of a rotating chain."""
+    client_id: str = Field(default="", validate_default=True)
+    """The app's OAuth 2.0 Client ID (needed with ``refresh_token``)."""
+    client_secret: SecretStr = SecretStr("")
+    """Only for a confidential client (Web App, Automated App or Bot)."""
+
+    @field_validator("client_id")
+    @classmethod
+    def _needed_with_a_refresh_token(cls, value: str, info: ValidationInfo) -> str:
+        refresh = info.data.get("refresh_token")
+        if isinstance(refresh, SecretStr) and refresh.get_secret_value() and not value:
+            raise ValueError(
+                "required with refresh_token: the OAuth 2.0 Client ID from the app's Keys and "
+                "tokens page"
+            )
+        return value
 
 
 class XSource:
@@ -69,7 +99,14 @@ class XSource:
     settings_model: ClassVar[type[SourceSettings]] = XSettings
     network = "x"
 
-    def __init__(self, settings: XSettings, *, http: HttpClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: XSettings,
+        *,
+        http: HttpClient | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.settings = settings
         self.name = settings.name
         self.poll_interval = settings.poll_interval
@@ -80,10 +117,37 @@ class XSource:
         self.username = ""
         self._read = {"Authorization": f"Bearer {settings.bearer_token}"}
         self._write = {"Authorization": f"Bearer {settings.user_token or settings.bearer_token}"}
+        self.auth: XUserAuth | None = None
+        if settings.refresh_token.get_secret_value():
+            self.auth = XUserAuth(
+                label=self.label,
+                source=self.name,
+                http=self.http,
+                client_id=settings.client_id,
+                refresh_token=settings.refresh_token,
+                client_secret=settings.client_secret,
+                clock=clock,
+                sleep=sleep,
+            )
 
     @classmethod
     def from_settings(cls, settings: Any) -> XSource:
         return cls(coerce_settings(XSettings, settings))
+
+    def attach(self, kv: KeyValue) -> None:
+        """Keep the rotating user token pair in the store, where every replica finds it."""
+        if self.auth is not None:
+            self.auth.attach(kv)
+
+    async def health(self) -> Mapping[str, PartHealth]:
+        """The user token, for ``/readyz`` (nothing without a refresh token)."""
+        if self.auth is None:
+            return {}
+        return {f"{self.label} user token": await self.auth.health()}
+
+    async def _as_user(self, send: Callable[[dict[str, str]], Awaitable[T]]) -> T:
+        """``send`` with the user token (renewed once after a 401 when it can be)."""
+        return await (self.auth.call(send) if self.auth else send(self._write))
 
     def reply_limit(self) -> ReplyLimit:
         return ReplyLimit(LIMIT, "weighted characters")
@@ -92,8 +156,10 @@ class XSource:
         return x_weighted_length(text)
 
     async def _whoami(self) -> dict[str, Any]:
-        answer = await self.http.get_json(
-            "/2/users/me", params={"user.fields": "username,name"}, headers=self._write
+        answer = await self._as_user(
+            lambda headers: self.http.get_json(
+                "/2/users/me", params={"user.fields": "username,name"}, headers=headers
+            )
         )
         user = answer.get("data") if isinstance(answer, dict) else None
         if not isinstance(user, dict) or not user.get("id"):
@@ -107,6 +173,8 @@ class XSource:
         return self.user_id
 
     async def fetch(self, cursor: str | None) -> Batch:
+        if self.auth is not None:
+            await self.auth.keep_fresh()
         me = await self._me()
         tweets: list[Any] = []
         users: dict[str, dict[str, Any]] = {}
@@ -201,7 +269,9 @@ class XSource:
                 )
                 return earlier
             try:
-                posted = await self.http.post_json("/2/tweets", json=body, headers=self._write)
+                posted = await self._as_user(
+                    lambda headers: self.http.post_json("/2/tweets", json=body, headers=headers)
+                )
                 return self._result(str(posted["data"]["id"]))
             except NetworkError as exc:
                 error: SourceError = exc
@@ -243,8 +313,42 @@ class XSource:
         return ReplyResult(external_id=tweet_id, url=f"{WEB}/{who}/status/{tweet_id}")
 
     async def check(self) -> str:
+        """The account and both tokens; with a refresh token, the user token is taken from
+        the store or refreshed (the rotated pair stored), never refreshed without a store."""
+        if self.auth is not None and not self.auth.shared:
+            return await self._check_reading()
         try:
             user = await self._whoami()
+            await self.http.get_json(
+                f"/2/users/{self.user_id}/mentions", params={"max_results": 5}, headers=self._read
+            )
+        except XTokenRefused:
+            raise
+        except SourceError as exc:
+            raise explain_check_error(
+                exc,
+                label=self.label,
+                base_url=self.base_url,
+                auth_hint="Set bearer_token (and user_token, an OAuth 2.0 user-context access "
+                "token, or refresh_token) to valid tokens for the brand account.",
+                scope_hint="posting and /2/users/me need an OAuth 2.0 user-context token "
+                "(user_token) with tweet.read, tweet.write and users.read, from an app attached "
+                f"to a Project. The answer: {_detail(exc)}",
+            ) from exc
+        described = (
+            f"X @{user.get('username')} ({clean_text(str(user.get('name') or ''))}), "
+            f"id {user['id']}; replies up to {LIMIT} weighted characters"
+        )
+        if self.auth is not None:
+            state = (await self.auth.health()).state.removeprefix("ok: ")
+            described += f"; the refresh token keeps the user token valid ({state})"
+        return described
+
+    async def _check_reading(self) -> str:
+        """A check that must not use the refresh token: the bearer token reads mentions."""
+        if not self.user_id:
+            return f"X: {NOT_TRIED}; set user_id to have the bearer token checked too"
+        try:
             await self.http.get_json(
                 f"/2/users/{self.user_id}/mentions", params={"max_results": 5}, headers=self._read
             )
@@ -253,16 +357,10 @@ class XSource:
                 exc,
                 label=self.label,
                 base_url=self.base_url,
-                auth_hint="Set bearer_token (and user_token, an OAuth 2.0 user-context access "
-                "token) to valid tokens for the brand account.",
-                scope_hint="posting and /2/users/me need an OAuth 2.0 user-context token "
-                "(user_token) with tweet.read, tweet.write and users.read, from an app attached "
-                f"to a Project. The answer: {_detail(exc)}",
+                auth_hint="Set bearer_token to the app's valid Bearer Token.",
+                scope_hint=f"the bearer token cannot read mentions. The answer: {_detail(exc)}",
             ) from exc
-        return (
-            f"X @{user.get('username')} ({clean_text(str(user.get('name') or ''))}), "
-            f"id {user['id']}; replies up to {LIMIT} weighted characters"
-        )
+        return f"X id {self.user_id}: the bearer token reads mentions; {NOT_TRIED}"
 
     async def close(self) -> None:
         await self.http.close()

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from adapters.base import source_class
+from adapters.base import connect_sources, source_class
 from bot.aio import Sleep, sleep_unless_stopped
 from bot.config import Config
 from bot.desk import Desk
@@ -74,6 +74,7 @@ class Switchboard:
     """Seconds between retention runs (``store.retention_days``), slept with ``sleep``."""
 
     def __post_init__(self) -> None:
+        self.platforms += connect_sources(self.sources, self.store)
         by_name = {s.name: s for s in self.sources}
         self.threads = ThreadService(
             self.store,

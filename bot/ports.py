@@ -15,6 +15,8 @@ from bot.domain import CardRef, Mention, ReplyResult
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from bot.storage import KeyValue
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -62,6 +64,15 @@ class Source(Protocol):
         """Log in and describe the account; raise SourceError saying what is wrong."""
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class NeedsKeyValue(Protocol):
+    """A source keeping state that every replica and a restart must share (X's rotating user
+    token) in the store's key-value port. The composition root calls ``attach`` once, after
+    the store exists and before any loop runs."""
+
+    def attach(self, kv: KeyValue) -> None: ...
 
 
 @runtime_checkable

@@ -1,10 +1,15 @@
-"""An X API v2 server on loopback: users/me, mentions, user timeline and posting."""
+"""An X API v2 server on loopback: users/me, mentions, user timeline, posting, and the OAuth 2.0
+token endpoint refreshing user tokens (rotating refresh tokens, public and confidential
+clients)."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import itertools
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +31,16 @@ APP_ONLY = {
     "type": "https://api.twitter.com/2/problems/unsupported-authentication",
     "status": 403,
 }
+USED_TOKEN = {
+    "error": "invalid_request",
+    "error_description": "Value passed for the token was invalid.",
+}
+"""X's answer to a refresh token that was used already or revoked (HTTP 400)."""
+NO_BASIC_AUTH = {
+    "error": "unauthorized_client",
+    "error_description": "Missing valid authorization header",
+}
+"""X's answer to a confidential client refreshing without its Basic credentials (HTTP 401)."""
 DUPLICATE = {
     "detail": "You are not allowed to create a Tweet with duplicate content.",
     "type": "about:blank",
@@ -35,10 +50,29 @@ DUPLICATE = {
 
 
 class XFake(FakeServer):
-    def __init__(self, *, app_token: str = "app-bearer", user_token: str = "user-token") -> None:
+    def __init__(
+        self,
+        *,
+        app_token: str = "app-bearer",
+        user_token: str = "user-token",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
         self.app_token = app_token
         self.user_token = user_token
+        self.clock = clock
+        """When issued access tokens expire (epoch seconds)."""
+        self.client_id = "Y2xpZW50LWlk"
+        self.client_secret: str | None = None
+        """Set: a confidential client (Basic auth); None: a public client (``client_id``)."""
+        self.refresh_tokens: set[str] = set()
+        """The refresh tokens that work now; each works once (rotation)."""
+        self.access_tokens: dict[str, float] = {}
+        """Issued user access tokens and when each expires."""
+        self.refused_code = "invalid_request"
+        self.token_gate: asyncio.Event | None = None
+        """Set to hold every token answer until the event is set."""
+        self._issued = itertools.count(1)
         self.me = {"id": "783214", "username": "brand", "name": "Brand Inc."}
         self.users: dict[str, dict[str, Any]] = {self.me["id"]: self.me}
         self.tweets: dict[str, dict[str, Any]] = {}
@@ -53,6 +87,17 @@ class XFake(FakeServer):
         r.add_get("/2/users/{id}/mentions", self._mentions)
         r.add_get("/2/users/{id}/tweets", self._timeline)
         r.add_post("/2/tweets", self._post)
+        r.add_post("/2/oauth2/token", self._token)
+
+    def authorize(self) -> str:
+        """The refresh token an authorization with ``offline.access`` gives."""
+        token = f"refresh-{next(self._issued)}"
+        self.refresh_tokens.add(token)
+        return token
+
+    def revoke(self, access_token: str) -> None:
+        """X stops accepting ``access_token`` before its expiry (revoked, or cut short)."""
+        self.access_tokens.pop(access_token, None)
 
     def user(self, n: int) -> dict[str, Any]:
         user = {"id": str(5000 + n), "username": f"cust{n}", "name": f"Customer {n}"}
@@ -103,6 +148,8 @@ class XFake(FakeServer):
 
     def _auth(self, request: web.Request, *, user_context: bool) -> web.Response | None:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if self.access_tokens.get(token, 0.0) > self.clock():
+            return None
         if token not in (self.app_token, self.user_token):
             return json_error(401, UNAUTHORIZED)
         if user_context and token != self.user_token:
@@ -162,6 +209,50 @@ class XFake(FakeServer):
         user_id = request.match_info["id"]
         ids = [i for i, t in self.tweets.items() if t.get("author_id") == user_id]
         return self._page(request, ids)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/x-www-form-urlencoded":
+            return json_error(
+                400, {"error": "invalid_request", "error_description": "Invalid content type."}
+            )
+        form = await request.post()
+        if self.client_secret is not None:
+            expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode())
+            if request.headers.get("Authorization", "") != f"Basic {expected.decode()}":
+                return json_error(401, NO_BASIC_AUTH)
+        elif form.get("client_id") != self.client_id:
+            return json_error(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": "Missing required parameter [client_id].",
+                },
+            )
+        if form.get("grant_type") != "refresh_token":
+            return json_error(
+                400,
+                {"error": "unsupported_grant_type", "error_description": "Grant type invalid"},
+            )
+        if self.token_gate is not None:
+            await self.token_gate.wait()
+        old = str(form.get("refresh_token", ""))
+        if old not in self.refresh_tokens:
+            body = dict(USED_TOKEN, error=self.refused_code)
+            return json_error(400, body)
+        self.refresh_tokens.discard(old)
+        n = next(self._issued)
+        access, rotated = f"user-token-{n}", f"refresh-{n}"
+        self.refresh_tokens.add(rotated)
+        self.access_tokens[access] = self.clock() + 7200
+        return web.json_response(
+            {
+                "token_type": "bearer",
+                "expires_in": 7200,
+                "access_token": access,
+                "scope": "tweet.read users.read tweet.write offline.access",
+                "refresh_token": rotated,
+            }
+        )
 
     async def _post(self, request: web.Request) -> web.Response:
         denied = self._auth(request, user_context=True)
