@@ -11,16 +11,18 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from adapters.base import connect_sources
 from bot import __version__, logs
 from bot.app import Switchboard, build_sources
 from bot.config import Config, describe, load_config, load_section
 from bot.domain import utcnow
 from bot.errors import SwitchboardError
+from bot.findings import Finding, Outcome
 from bot.naming import about_source
 from bot.store import open_store
 
@@ -101,26 +103,7 @@ def teams_package(path: str | None, out: str, version: str) -> int:
     return 0
 
 
-async def check(config: Config) -> int:
-    """Prove every credential and place the config names, one line each; 1 if any failed."""
-    from bot.findings import Finding, Outcome
-
-    counts = f"{len(config.departments)} departments, {len(config.sources)} sources"
-    findings = [Finding.ok("config", counts)]
-
-    def show(finding: Finding) -> None:
-        findings.append(finding)
-        print(finding.line(), flush=True)
-
-    print(findings[0].line())
-    store = open_store(config.store.url, prefix=config.store.prefix)
-    try:  # a real write, as /readyz does (an entry that expires by itself)
-        await store.kv_put("health.check", "switchboard-check", utcnow().isoformat(), ttl=60)
-        show(Finding.ok("store", f"{config.store.url.split('@')[-1]} takes writes"))
-    except SwitchboardError as exc:
-        show(Finding.fail("store", str(exc)))
-    finally:
-        await store.close()
+async def _check_platforms(config: Config, show: Callable[[Finding], None]) -> None:
     if config.slack is not None:
         from bot.surfaces.slack.check import check_slack
         from bot.surfaces.slack.surface import SlackSurface
@@ -136,14 +119,44 @@ async def check(config: Config) -> int:
 
         for finding in await check_teams(config.teams):
             show(finding)
-    for source in build_sources(config):
-        try:
-            show(Finding.ok(f"source {source.name}", await source.check()))
-        except SwitchboardError as exc:
-            label, _, detail = about_source(source.network, source.name, str(exc)).partition(": ")
-            show(Finding.fail(f"source {label}", detail))
-        finally:
-            await source.close()
+
+
+async def check(config: Config) -> int:
+    """Prove every credential and place the config names, one line each; 1 if any failed."""
+
+    counts = f"{len(config.departments)} departments, {len(config.sources)} sources"
+    findings = [Finding.ok("config", counts)]
+
+    def show(finding: Finding) -> None:
+        findings.append(finding)
+        print(finding.line(), flush=True)
+
+    print(findings[0].line())
+    store = open_store(config.store.url, prefix=config.store.prefix)
+    writable = False
+    try:  # a real write, as /readyz does (an entry that expires by itself)
+        await store.kv_put("health.check", "switchboard-check", utcnow().isoformat(), ttl=60)
+        writable = True
+        show(Finding.ok("store", f"{config.store.url.split('@')[-1]} takes writes"))
+    except SwitchboardError as exc:
+        show(Finding.fail("store", str(exc)))
+    try:
+        await _check_platforms(config, show)
+        sources = build_sources(config)
+        if writable:  # sources that keep shared state (X's rotating refresh token) use it
+            connect_sources(sources, store)
+        for source in sources:
+            try:
+                show(Finding.ok(f"source {source.name}", await source.check()))
+            except SwitchboardError as exc:
+                label, _, detail = about_source(source.network, source.name, str(exc)).partition(
+                    ": "
+                )
+                show(Finding.fail(f"source {label}", detail))
+            finally:
+                await source.close()
+    finally:
+        await store.close()
     failed = sum(f.outcome is Outcome.FAIL for f in findings)
     warned = sum(f.outcome is Outcome.WARN for f in findings)
     verdict = "not ready to serve" if failed else "ready to serve"

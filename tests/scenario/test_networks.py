@@ -497,3 +497,43 @@ async def test_the_example_config_connects_every_network(monkeypatch: pytest.Mon
     finally:
         for source in sources:
             await source.close()
+
+
+async def test_check_proves_the_x_refresh_token_and_keeps_the_rotated_pair(tmp_path: Path) -> None:
+    """`switchboard check` gives the X source the store: the refresh token is tried once, the
+    rotated pair is kept, and a second check reuses it instead of spending another refresh."""
+    x = XNetwork()
+    await x.fake.start()
+    try:
+        configured = x.fake.authorize()
+        entry = {**x.entry("x-main"), "refresh_token": configured, "client_id": x.fake.client_id}
+        config = tmp_path / "switchboard.yaml"
+        store = f"sqlite:///{tmp_path / 'check.sqlite3'}"
+        config.write_text(
+            yaml.safe_dump(
+                {"store": {"url": store}, "departments": DEPARTMENTS, "sources": [entry]}
+            )
+        )
+        outputs = []
+        for _ in range(2):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "check",
+                "--config",
+                str(config),
+                cwd=ROOT,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+            assert process.returncode == 0, out.decode() + err.decode()
+            outputs.append(out.decode())
+        for stdout in outputs:
+            assert "the refresh token keeps the user token valid (valid until" in stdout
+            assert configured not in stdout
+        assert len(x.fake.calls("/2/oauth2/token")) == 1
+        assert configured not in x.fake.refresh_tokens  # rotated, and the new one kept
+    finally:
+        await x.fake.close()
