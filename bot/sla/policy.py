@@ -208,8 +208,12 @@ class SlaPolicy:
 
     def describe_targets(self) -> str:
         """``claim 10 min · first reply 1 h, business hours mon-fri 09:00-18:00 Europe/Berlin``
-        (no hours part when the calendar is 24/7)."""
+        (no hours part when the calendar is 24/7); only the clocks that are timed, or ``no
+        service-level targets``."""
         parts = [f"claim {format_duration(self.claim)}"] if self.claim else []
-        parts.append(f"first reply {format_duration(self.first_response)}")
+        if self.first_response_timed:
+            parts.append(f"first reply {format_duration(self.first_response)}")
         hours = self.calendar.describe()
+        if not parts:
+            return "no service-level targets" if hours == ALWAYS else f"business hours {hours}"
         return " · ".join(parts) + ("" if hours == ALWAYS else f", business hours {hours}")
