@@ -26,6 +26,7 @@ from bot.ingest import MAX_BACKOFF, Ingestor, LoopState, jittered
 from bot.interaction import Interaction, Response
 from bot.outage import StoreOutage
 from bot.ports import PlatformHealth, Source, Surface
+from bot.reload import Outcome, Reconfigurable, reload_config, router_for
 from bot.replies import ReplyService
 from bot.routing import Router
 from bot.service import Directory, ThreadService
@@ -123,6 +124,20 @@ class Switchboard:
             )
         self._stop = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def reconfigure(self, config: Config) -> None:
+        """Apply a reloaded config's departments, routing and service levels (``bot.reload``
+        decided that it may be applied): every part that reads them sees the new ones."""
+        self.config = config
+        self.threads.directory = Directory(config.departments)
+        self.threads.router = router_for(config)
+        for part in (self.dispatcher, *self.surfaces):
+            if isinstance(part, Reconfigurable):
+                part.reconfigure(config.departments)
+
+    def reload(self, path: str | None) -> Outcome:
+        """Read the config file again (SIGHUP); an invalid or unsafe one is refused whole."""
+        return reload_config(path, lambda: self.config, self.reconfigure)
 
     def _policy(self, department: str) -> SlaPolicy | None:
         found = self.config.department(department)

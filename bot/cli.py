@@ -29,8 +29,9 @@ from bot.store import open_store
 log = logging.getLogger("switchboard")
 
 
-async def serve(config: Config) -> int:
-    """Run until SIGTERM/SIGINT, which drain and end with 0 in every phase, start included."""
+async def serve(config: Config, path: str | None = None) -> int:
+    """Run until SIGTERM/SIGINT, which drain and end with 0 in every phase, start included;
+    SIGHUP reads the config file (``path``) again: departments, routing, service levels."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -40,6 +41,7 @@ async def serve(config: Config) -> int:
     from bot.server import build_app
 
     board = Switchboard.from_config(config, local_surfaces(config))
+    loop.add_signal_handler(signal.SIGHUP, lambda: board.reload(path))
     app = build_app(board)
     closers = install_platforms(board, app, config)
     runner = web.AppRunner(app, access_log=None)
@@ -297,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config)
         logs.remember_secrets(config)
         if args.command == "serve":
-            return asyncio.run(serve(config))
+            return asyncio.run(serve(config, args.config))
         if args.command == "check":
             return asyncio.run(check(config))
         if args.command == "report":

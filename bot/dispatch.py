@@ -130,6 +130,10 @@ class CardDispatcher:
         self.outage = StoreOutage(log, "card dispatch")
         """The claim loop's store outage (said once, not every attempt)."""
 
+    def reconfigure(self, departments: Sequence[Department]) -> None:
+        """Cards render with these departments from now on (a config reload)."""
+        self.departments = {d.name: d for d in departments}
+
     # ---- one item on one surface ------------------------------------------------------------
 
     async def render(self, thread: Thread, placement: int | None = None) -> Card:

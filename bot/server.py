@@ -12,7 +12,7 @@ from bot.app import Switchboard
 from bot.domain import Mention
 from bot.ports import PushSource
 from bot.report.metrics import ReportMetrics
-from bot.report.service import policy_table
+from bot.sla.policy import SlaPolicy
 
 APP_KEY: web.AppKey[Switchboard] = web.AppKey("switchboard", Switchboard)
 METRICS_KEY: web.AppKey[ReportMetrics] = web.AppKey("report_metrics", ReportMetrics)
@@ -88,7 +88,11 @@ def _report_metrics(board: Switchboard) -> ReportMetrics:
     for observer in board.threads.observers:
         if isinstance(observer, ReportMetrics):
             return observer
-    policies = policy_table(d.sla_policy for d in board.config.departments)
+
+    def policies(name: str) -> SlaPolicy | None:  # the running config's, reloads included
+        found = board.config.department(name)
+        return found.sla_policy if found is not None else None
+
     metrics = ReportMetrics(board.store, policies)
     board.threads.observers.append(metrics)
     return metrics

@@ -79,6 +79,10 @@ class SlackSurface:
         self._people: dict[str, tuple[float, Person]] = {}
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
+    def reconfigure(self, departments: Sequence[Department]) -> None:
+        """Channels and titles of these departments from now on (a config reload)."""
+        self.departments = {d.name: d for d in departments}
+
     @classmethod
     def from_config(cls, config: Config, **options: Any) -> SlackSurface:
         if config.slack is None:

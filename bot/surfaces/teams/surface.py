@@ -52,6 +52,10 @@ class TeamsSurface:
         self.connector = connector or Connector(settings)
         self.history = history or ChannelHistory(None, TeamDirectory(lookups.kv))
 
+    def reconfigure(self, departments: Sequence[Department]) -> None:
+        """Channels and titles of these departments from now on (a config reload)."""
+        self.departments = {d.name: d for d in departments}
+
     def channel_for(self, department: str) -> str | None:
         dept = self.departments.get(department)
         return (dept.teams_channel or None) if dept else None
