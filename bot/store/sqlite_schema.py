@@ -13,7 +13,7 @@ from bot.storage import UpgradeProgress
 from bot.store.codec import held_by, waiting_in
 from bot.store.migrate import DROP, cursor_move, lease_move
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SCHEMA = """
 CREATE TABLE threads (
     id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, version INTEGER NOT NULL,
@@ -185,8 +185,24 @@ def _to_5(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> No
         conn.execute(statement)
 
 
+AUDIT_SCHEMA = (
+    "CREATE TRIGGER IF NOT EXISTS events_never_updated BEFORE UPDATE ON events BEGIN"
+    " SELECT RAISE(ABORT, 'the audit log is append-only: events are never changed'); END",
+    "CREATE TRIGGER IF NOT EXISTS events_never_deleted BEFORE DELETE ON events BEGIN"
+    " SELECT RAISE(ABORT, 'the audit log is append-only: events are never deleted'); END",
+)
+"""Schema 6: the audit log is append-only, enforced by the file itself (whoever writes to it)."""
+
+
+def _to_6(conn: sqlite3.Connection, now: float, progress: UpgradeProgress) -> None:
+    """Refuse every UPDATE and DELETE of an event from now on."""
+    progress.begin(6)
+    for statement in AUDIT_SCHEMA:
+        conn.execute(statement)
+
+
 Step = Callable[[sqlite3.Connection, float, UpgradeProgress], None]
-UPGRADES: dict[int, Step] = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5}
+UPGRADES: dict[int, Step] = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6}
 """Schema version -> the step that upgrades the version before it, in one transaction."""
 
 

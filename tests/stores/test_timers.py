@@ -275,7 +275,7 @@ async def test_a_schema_4_sqlite_file_gains_the_timers_table_in_place(backend: B
     assert keys(await new.take_due(T0, 10, LEASE, "a")) == ["k"]
     assert await new.get_cursor("mastodon-main") == "110"
     with closing(sqlite3.connect(backend.path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 async def test_the_sqlite_take_reads_only_its_index(backend: Backend, store: Store) -> None:
