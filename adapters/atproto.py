@@ -3,9 +3,12 @@ notification cursor. Pure functions over untrusted JSON."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.html_text import render_link
@@ -17,7 +20,7 @@ _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _TID_EPOCH_US = 1_672_531_200_000_000  # 2023-01-01
 _YEAR_US = 365 * 24 * 3600 * 1_000_000
 
-Stop = tuple[datetime, frozenset[str]]
+Stamp = tuple[str | None, frozenset[str]]
 
 
 def record_key(idempotency_key: str) -> str:
@@ -26,16 +29,6 @@ def record_key(idempotency_key: str) -> str:
     micros = _TID_EPOCH_US + (digest >> 10) % _YEAR_US
     value = (micros << 10) | (digest & 0x3FF)
     return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
-
-
-def cursor_key(cursor: str | None) -> Stop | None:
-    if not cursor:
-        return None
-    try:
-        data = json.loads(cursor)
-        return parse_time(data["t"]), frozenset(data.get("uris", []))
-    except (*MALFORMED, json.JSONDecodeError) as exc:
-        raise SourceError(f"stored cursor {cursor[:80]!r} is not ours: {exc}") from exc
 
 
 def facet(start: int, end: int, feature: dict[str, str]) -> dict[str, Any]:
@@ -65,30 +58,76 @@ def post_text(record: dict[str, Any]) -> str:
     return clean_text("".join(out))
 
 
-def is_old(item: Any, stop: Stop) -> bool:
+@dataclass(frozen=True)
+class NotificationCursor:
+    """Our cursor over ``listNotifications``: the newest sort time read, the uris sorted at
+    that instant, and, while a long stop is being read back, where that walk goes on."""
+
+    newest: str
+    uris: frozenset[str] = frozenset()
+    resume: str | None = None
+    """The API cursor the unfinished walk continues from (None: the walk is done)."""
+    top: str | None = None
+    """The newest sort time the unfinished walk read; the cursor's ``newest`` once it ends."""
+
+    @property
+    def at(self) -> datetime:
+        return parse_time(self.newest)
+
+    def dump(self) -> str:
+        data: dict[str, Any] = {"t": self.newest, "uris": sorted(self.uris)}
+        if self.resume is not None:
+            data |= {"resume": self.resume, "top": self.top}
+        return json.dumps(data, separators=(",", ":"))
+
+
+def load_cursor(cursor: str | None) -> NotificationCursor | None:
+    if not cursor:
+        return None
     try:
-        indexed = parse_time(item["indexedAt"])
+        data = json.loads(cursor)
+        parse_time(data["t"])
+        resume, top = data.get("resume"), data.get("top")
+        if top is not None:
+            parse_time(top)
+        return NotificationCursor(
+            str(data["t"]),
+            frozenset(str(u) for u in data.get("uris", [])),
+            str(resume) if resume else None,
+            str(top) if resume and top else None,
+        )
+    except (*MALFORMED, json.JSONDecodeError) as exc:
+        raise SourceError(f"stored cursor {cursor[:80]!r} is not ours: {exc}") from exc
+
+
+def sort_time(item: Any) -> datetime | None:
+    """The time the AppView sorts a notification by (``indexedAt``: min(indexed, created))."""
+    try:
+        return parse_time(item["indexedAt"])
     except MALFORMED:
-        return False
-    return indexed < stop[0] or (indexed == stop[0] and item.get("uri") in stop[1])
+        return None
 
 
-def next_cursor(items: list[Any], cursor: str | None) -> str | None:
-    stamps: dict[datetime, tuple[str, set[str]]] = {}
-    previous = cursor_key(cursor)
+def newest(items: list[Any], start: str | None, uris: frozenset[str] = frozenset()) -> Stamp:
+    """The newest sort time among ``items`` and ``start``, and the uris sorted at it."""
+    best: datetime | None = parse_time(start) if start else None
+    raw, found = start, set(uris)
     for item in items:
-        try:
-            raw = str(item["indexedAt"])
-            stamp = parse_time(raw)
-        except MALFORMED:
+        stamp = sort_time(item)
+        if stamp is None:
             continue
-        stamps.setdefault(stamp, (raw, set()))[1].add(str(item.get("uri", "")))
-    if not stamps:
-        return cursor
-    newest = max(stamps)
-    if previous is not None and newest < previous[0]:
-        return cursor
-    raw, uris = stamps[newest]
-    if previous is not None and newest == previous[0]:
-        uris |= previous[1]
-    return json.dumps({"t": raw, "uris": sorted(uris)}, separators=(",", ":"))
+        if best is None or stamp > best:
+            best, raw, found = stamp, str(item["indexedAt"]), set()
+        if stamp == best:
+            found.add(str(item.get("uri", "")))
+    return raw, frozenset(found)
+
+
+def token_expiry(jwt: str) -> datetime | None:
+    """The ``exp`` claim of a JWT, read without verifying it (None when it cannot be read)."""
+    try:
+        payload = jwt.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (*MALFORMED, IndexError, json.JSONDecodeError, binascii.Error, OverflowError):
+        return None
