@@ -7,20 +7,16 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from adapters.html_text import render_link
 from adapters.plain_text import clean_text
 from adapters.support import MALFORMED, parse_time
-from bot.errors import SourceError
 
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _TID_EPOCH_US = 1_672_531_200_000_000  # 2023-01-01
 _YEAR_US = 365 * 24 * 3600 * 1_000_000
-
-Stamp = tuple[str | None, frozenset[str]]
 
 
 def record_key(idempotency_key: str) -> str:
@@ -58,69 +54,12 @@ def post_text(record: dict[str, Any]) -> str:
     return clean_text("".join(out))
 
 
-@dataclass(frozen=True)
-class NotificationCursor:
-    """Our cursor over ``listNotifications``: the newest sort time read, the uris sorted at
-    that instant, and, while a long stop is being read back, where that walk goes on."""
-
-    newest: str
-    uris: frozenset[str] = frozenset()
-    resume: str | None = None
-    """The API cursor the unfinished walk continues from (None: the walk is done)."""
-    top: str | None = None
-    """The newest sort time the unfinished walk read; the cursor's ``newest`` once it ends."""
-
-    @property
-    def at(self) -> datetime:
-        return parse_time(self.newest)
-
-    def dump(self) -> str:
-        data: dict[str, Any] = {"t": self.newest, "uris": sorted(self.uris)}
-        if self.resume is not None:
-            data |= {"resume": self.resume, "top": self.top}
-        return json.dumps(data, separators=(",", ":"))
-
-
-def load_cursor(cursor: str | None) -> NotificationCursor | None:
-    if not cursor:
-        return None
-    try:
-        data = json.loads(cursor)
-        parse_time(data["t"])
-        resume, top = data.get("resume"), data.get("top")
-        if top is not None:
-            parse_time(top)
-        return NotificationCursor(
-            str(data["t"]),
-            frozenset(str(u) for u in data.get("uris", [])),
-            str(resume) if resume else None,
-            str(top) if resume and top else None,
-        )
-    except (*MALFORMED, json.JSONDecodeError) as exc:
-        raise SourceError(f"stored cursor {cursor[:80]!r} is not ours: {exc}") from exc
-
-
 def sort_time(item: Any) -> datetime | None:
     """The time the AppView sorts a notification by (``indexedAt``: min(indexed, created))."""
     try:
         return parse_time(item["indexedAt"])
     except MALFORMED:
         return None
-
-
-def newest(items: list[Any], start: str | None, uris: frozenset[str] = frozenset()) -> Stamp:
-    """The newest sort time among ``items`` and ``start``, and the uris sorted at it."""
-    best: datetime | None = parse_time(start) if start else None
-    raw, found = start, set(uris)
-    for item in items:
-        stamp = sort_time(item)
-        if stamp is None:
-            continue
-        if best is None or stamp > best:
-            best, raw, found = stamp, str(item["indexedAt"]), set()
-        if stamp == best:
-            found.add(str(item.get("uri", "")))
-    return raw, frozenset(found)
 
 
 def token_expiry(jwt: str) -> datetime | None:

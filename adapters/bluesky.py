@@ -30,10 +30,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from adapters.atproto import (
-    NotificationCursor,
     facet,
-    load_cursor,
-    newest,
     post_text,
     record_key,
     sort_time,
@@ -53,7 +50,16 @@ from adapters.support import (
     parse_time,
     text_field,
 )
-from adapters.window import Clock, Window, WindowSettings, report_unread, spoken
+from adapters.window import (
+    Clock,
+    WalkCursor,
+    Window,
+    WindowSettings,
+    newest,
+    report_unread,
+    spoken,
+    walk_back,
+)
 from bot.domain import Author, Mention, ReplyResult, utcnow
 from bot.errors import ReplyTooLong, SourceError
 from bot.naming import source_label
@@ -183,45 +189,26 @@ class BlueskySource:
 
     async def fetch(self, cursor: str | None) -> Batch:
         me = await self._me()
+        if not cursor:  # the first poll takes the newest page only
+            items, _ = await self._page(None)
+            raw, uris = newest(items, sort_time, _uri, None, frozenset())
+            first = WalkCursor(raw, uris).dump() if raw else None
+            return Batch(self._mentions(items, str(me["did"])), first)
         try:
-            state = load_cursor(cursor)
+            state = WalkCursor.load(cursor)
         except SourceError as exc:
             raise labelled(exc, self.label) from exc
-        if state is None:  # the first poll takes the newest page only
-            items, _ = await self._page(None)
-            raw, uris = newest(items, None)
-            first = NotificationCursor(raw, uris).dump() if raw else None
-            return Batch(self._mentions(items, str(me["did"])), first)
         window = Window.of(state.at, self.clock(), self.settings)
-        items, unread, api, reached = [], 0, state.resume, False
-        for _ in range(self.settings.max_pages):
-            page, api = await self._page(api)
-            for item in page:
-                at = sort_time(item)
-                if at is not None and at < window.limit:
-                    reached = True
-                    unread += window.beyond_horizon(at)
-                else:
-                    items.append(item)
-            if reached or not api or not page:
-                reached = True
-                break
+        walk = await walk_back(self._page, state.resume, window, sort_time, self.settings.max_pages)
         horizon = f"older than the backfill horizon ({spoken(self.settings.backfill)})"
-        report_unread(log, self.label, unread, horizon)
-        top, top_uris = newest(items, state.top or state.newest, state.uris)
-        assert top is not None
-        if reached:
-            after = NotificationCursor(top, top_uris)
-        else:  # a long stop: store this much, then go on from where the walk is
-            after = NotificationCursor(state.newest, state.uris, api, top)
-        late = frozenset(
-            str(item.get("uri"))
-            for item in items
-            if (at := sort_time(item)) is not None
-            and (window.behind(at) or (at == state.at and item.get("uri") not in state.uris))
+        report_unread(log, self.label, walk.unread, horizon)
+        return Batch(
+            self._mentions(walk.items, str(me["did"])),
+            state.after(walk, sort_time, _uri).dump(),
+            walk.resume is not None,
+            late=state.late(walk, sort_time, _uri),
+            unread=walk.unread,
         )
-        mentions = self._mentions(items, str(me["did"]))
-        return Batch(mentions, after.dump(), not reached, late=late, unread=unread)
 
     async def _page(self, api_cursor: str | None) -> tuple[list[Any], str | None]:
         params: list[tuple[str, str | int]] = [("limit", self.settings.page_size)]
@@ -400,3 +387,7 @@ class BlueskySource:
 
     async def close(self) -> None:
         await self.http.close()
+
+
+def _uri(item: Any) -> str:
+    return str(item.get("uri", "")) if isinstance(item, dict) else ""

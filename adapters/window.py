@@ -10,12 +10,16 @@ After a long stop, paging goes on until the window is reached, never further bac
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from adapters.base import SourceSettings
+from adapters.support import MALFORMED, parse_time
+from bot.errors import SourceError
 from bot.sla.settings import Duration
 
 Clock = Callable[[], datetime]
@@ -77,3 +81,119 @@ def report_unread(log: logging.Logger, label: str, count: int, why: str) -> None
     """The one warning for items a poll could not read (they are also counted in health)."""
     if count:
         log.warning("%s: %d item(s) not read: %s", label, count, why)
+
+
+@dataclass(frozen=True)
+class WalkCursor:
+    """A cursor over a list read newest first: the newest time read, the ids read at that
+    instant, and, while a long stop is read back over several polls, where that walk stands."""
+
+    newest: str
+    ids: frozenset[str] = frozenset()
+    resume: str | None = None
+    """The network's paging token the unfinished walk goes on from (None: no walk)."""
+    top: str | None = None
+    """The newest time the unfinished walk read; the cursor's ``newest`` once it ends."""
+
+    @property
+    def at(self) -> datetime:
+        return parse_time(self.newest)
+
+    def dump(self) -> str:
+        data: dict[str, Any] = {"t": self.newest, "ids": sorted(self.ids)}
+        if self.resume is not None:
+            data |= {"resume": self.resume, "top": self.top}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, cursor: str) -> WalkCursor:
+        """A stored cursor (``uris`` is the name older Bluesky cursors gave ``ids``)."""
+        try:
+            data = json.loads(cursor)
+            parse_time(data["t"])
+            resume, top = data.get("resume"), data.get("top")
+            if resume:
+                parse_time(top)
+            ids = data.get("ids", data.get("uris", []))
+            return cls(
+                str(data["t"]),
+                frozenset(str(i) for i in ids),
+                str(resume) if resume else None,
+                str(top) if resume else None,
+            )
+        except (*MALFORMED, json.JSONDecodeError) as exc:
+            raise SourceError(f"stored cursor {cursor[:80]!r} is not ours: {exc}") from exc
+
+    def after(self, walk: Walk, stamp: Stamp, key: Key) -> WalkCursor:
+        """The cursor once ``walk`` is stored: its newest item, or the walk's place."""
+        top, ids = newest(walk.items, stamp, key, self.top or self.newest, self.ids)
+        if walk.resume is None:
+            return WalkCursor(top, ids)
+        return WalkCursor(self.newest, self.ids, walk.resume, top)
+
+    def late(self, walk: Walk, stamp: Stamp, key: Key) -> frozenset[str]:
+        """Ids of ``walk`` at or behind the newest already read, that were not read then."""
+        at = self.at
+        found = set()
+        for item in walk.items:
+            when = stamp(item)
+            if when is not None and (when < at or (when == at and key(item) not in self.ids)):
+                found.add(key(item))
+        return frozenset(found)
+
+
+Stamp = Callable[[Any], datetime | None]
+"""An item's time in the list's order (None when it has none)."""
+Key = Callable[[Any], str]
+"""An item's id."""
+ReadPage = Callable[[str | None], Awaitable[tuple[list[Any], str | None]]]
+"""Reads one page at a paging token (None: the newest), giving it and the next token."""
+
+
+def newest(
+    items: list[Any], stamp: Stamp, key: Key, start: str | None, ids: frozenset[str]
+) -> tuple[str, frozenset[str]]:
+    """The newest time among ``items`` and ``start`` (as written), and the ids at it."""
+    best = parse_time(start) if start else None
+    raw, found = start or "", set(ids)
+    for item in items:
+        when = stamp(item)
+        if when is None:
+            continue
+        if best is None or when > best:
+            best, raw, found = when, when.isoformat(), set()
+        if when == best:
+            found.add(key(item))
+    return raw, frozenset(found)
+
+
+@dataclass(frozen=True)
+class Walk:
+    """What one poll read walking back from the newest item (or from ``resume``)."""
+
+    items: list[Any]
+    resume: str | None
+    """Where the walk goes on next poll; None when it reached the window or the list's end."""
+    unread: int
+    """Items newer than the cursor refused by the backfill horizon."""
+
+
+async def walk_back(
+    read_page: ReadPage, start: str | None, window: Window, stamp: Stamp, max_pages: int
+) -> Walk:
+    """Read pages from ``start`` until an item is older than the window's limit."""
+    items: list[Any] = []
+    unread, token = 0, start
+    for _ in range(max_pages):
+        page, token = await read_page(token)
+        reached = False
+        for item in page:
+            when = stamp(item)
+            if when is not None and when < window.limit:
+                reached = True
+                unread += window.beyond_horizon(when)
+            else:
+                items.append(item)
+        if reached or not token or not page:
+            return Walk(items, None, unread)
+    return Walk(items, token, unread)
