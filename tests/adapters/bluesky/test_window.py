@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapters.atproto import token_expiry
 from adapters.bluesky import BlueskySource
 from tests.adapters.fakes.bluesky_fake import BlueskyFake
 from tests.adapters.ingesting import Ingesting
@@ -173,3 +174,28 @@ async def test_the_session_is_refreshed_before_it_expires(
     tokens = [*fake.access, *fake.refresh]
     assert tokens and not any(token in caplog.text for token in tokens)
     assert not any(token.split(".")[1] in caplog.text for token in tokens)
+
+
+async def test_a_cursor_of_an_older_release_goes_on_with_the_window(
+    backend: Backend, fake: BlueskyFake, make: Any
+) -> None:
+    ana = fake.user("ana")
+    seen = fake.add_post(ana, "@brand.bsky.social seen")
+    at = fake.notifications[-1]["indexedAt"]
+    bot = ingesting(backend, fake, make())
+    await bot.store.set_cursor("bsky-main", json.dumps({"t": at, "uris": [seen["uri"]]}))
+    late = fake.add_post(
+        ana, "@brand.bsky.social late", created_at=fake.clock - timedelta(minutes=5)
+    )
+    new = fake.add_post(ana, "@brand.bsky.social new")
+    await bot.drain()
+    assert await bot.stored() == dict.fromkeys([seen["uri"], late["uri"], new["uri"]], 1)
+    assert bot.health.late == 1, "only the post sorted behind the cursor came late"
+
+
+def test_the_access_token_expiry_is_read_without_verifying() -> None:
+    fake = BlueskyFake()
+    token = fake._issue()["accessJwt"]
+    assert token_expiry(token) == (fake.clock + timedelta(hours=2)).replace(microsecond=0)
+    assert token_expiry("not-a-jwt") is None
+    assert token_expiry("a.bm90IGpzb24.c") is None
