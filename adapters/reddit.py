@@ -13,7 +13,7 @@ already read. So each poll walks back to ``overlap`` behind the newest ``created
 (``adapters.window``) and the store de-duplicates. No cursor depends on one item still existing:
 ``before=<fullname>`` is not used (for a deleted item Reddit answers an empty list, which looks
 like "nothing new"), and a long stop read over several polls keeps the last few fullnames of its
-page, going on after the newest that still exists, else from the newest item down to the window.
+page, going on after the oldest that still exists, else from the newest item down to the window.
 
 Mark-read. Mentions are marked read (``POST /api/read_message``) once they are stored: the
 cursor carries their fullnames and the next ``fetch`` marks them, so the brand's inbox on
