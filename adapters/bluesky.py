@@ -56,8 +56,7 @@ from adapters.window import (
     Window,
     WindowSettings,
     newest,
-    report_unread,
-    spoken,
+    report_walk,
     walk_back,
 )
 from bot.domain import Author, Mention, ReplyResult, utcnow
@@ -199,9 +198,10 @@ class BlueskySource:
         except SourceError as exc:
             raise labelled(exc, self.label) from exc
         window = Window.of(state.at, self.clock(), self.settings)
-        walk = await walk_back(self._page, state.resume, window, sort_time, self.settings.max_pages)
-        horizon = f"older than the backfill horizon ({spoken(self.settings.backfill)})"
-        report_unread(log, self.label, walk.unread, horizon)
+        walk = await walk_back(
+            self._page, state.resume, window, sort_time, self.settings.max_pages, state
+        )
+        report_walk(log, self.label, walk, self.settings)
         return Batch(
             self._mentions(walk.items, str(me["did"])),
             state.after(walk, sort_time, _uri).dump(),

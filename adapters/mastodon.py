@@ -54,8 +54,7 @@ from adapters.window import (
     Window,
     WindowSettings,
     newest,
-    report_unread,
-    spoken,
+    report_walk,
     walk_back,
 )
 from bot.domain import Author, Mention, ReplyResult, utcnow
@@ -183,9 +182,10 @@ class MastodonSource:
             return Batch(await self._mentions(page, str(me["id"])), first)
         state = await self._state(cursor)
         window = Window.of(state.at, self.clock(), self.settings)
-        walk = await walk_back(self._page, state.resume, window, _created, self.settings.max_pages)
-        horizon = f"older than the backfill horizon ({spoken(self.settings.backfill)})"
-        report_unread(log, self.label, walk.unread, horizon)
+        walk = await walk_back(
+            self._page, state.resume, window, _created, self.settings.max_pages, state
+        )
+        report_walk(log, self.label, walk, self.settings)
         late = state.late(walk, _created, _id)
         statuses = {str(i["status"]["id"]) for i in walk.items if _id(i) in late and _status(i)}
         return Batch(

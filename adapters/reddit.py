@@ -53,8 +53,7 @@ from adapters.window import (
     Window,
     WindowSettings,
     newest,
-    report_unread,
-    spoken,
+    report_walk,
     walk_back,
 )
 from bot.domain import Mention, ReplyResult, utcnow
@@ -210,10 +209,9 @@ class RedditSource:
             start = state.walk or WalkCursor((self.clock() - self.settings.backfill).isoformat())
             window = Window.of(start.at, self.clock(), self.settings)
             walk = await walk_back(
-                self._inbox, start.resume, window, _created, self.settings.max_pages
+                self._inbox, start.resume, window, _created, self.settings.max_pages, start
             )
-            horizon = f"older than the backfill horizon ({spoken(self.settings.backfill)})"
-            report_unread(log, self.label, walk.unread, horizon)
+            report_walk(log, self.label, walk, self.settings)
             after = start.after(walk, _created, _fullname)
             late = start.late(walk, _created, _fullname)
         mentions: dict[str, Mention] = {}

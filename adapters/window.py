@@ -176,12 +176,22 @@ class Walk:
     """Where the walk goes on next poll; None when it reached the window or the list's end."""
     unread: int
     """Items newer than the cursor refused by the backfill horizon."""
+    cut: bool = False
+    """The list ended before reaching back to the cursor: the network no longer serves what
+    lies between (a list capped at so many items, or older items deleted)."""
 
 
 async def walk_back(
-    read_page: ReadPage, start: str | None, window: Window, stamp: Stamp, max_pages: int
+    read_page: ReadPage,
+    start: str | None,
+    window: Window,
+    stamp: Stamp,
+    max_pages: int,
+    cursor: WalkCursor,
 ) -> Walk:
-    """Read pages from ``start`` until an item is older than the window's limit."""
+    """Read pages from ``start`` until an item is older than the window's limit. A list that
+    ends first, all of it newer than the item ``cursor`` names, is ``cut`` (a cursor that
+    names no item, only a time, never is)."""
     items: list[Any] = []
     unread, token = 0, start
     for _ in range(max_pages):
@@ -195,5 +205,21 @@ async def walk_back(
             else:
                 items.append(item)
         if reached or not token or not page:
-            return Walk(items, None, unread)
+            stamps = [when for when in map(stamp, items) if when is not None]
+            anchored = bool(cursor.ids) and bool(stamps)
+            cut = not reached and anchored and min(stamps) > window.newest
+            return Walk(items, None, unread + cut, cut)
     return Walk(items, token, unread)
+
+
+def report_walk(log: logging.Logger, label: str, walk: Walk, settings: WindowSettings) -> None:
+    """The warnings for what a walk could not read (also counted in ``walk.unread``)."""
+    beyond = walk.unread - walk.cut
+    horizon = f"older than the backfill horizon ({spoken(settings.backfill)})"
+    report_unread(log, label, beyond, horizon)
+    if walk.cut:
+        log.warning(
+            "%s: the network's list ends before the last item read; what was posted in "
+            "between is no longer served and was not read (counted as one unread gap)",
+            label,
+        )

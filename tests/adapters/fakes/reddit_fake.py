@@ -59,6 +59,8 @@ class RedditFake(FakeServer):
     """Post the next N comments but answer 502, as if the connection broke after the write."""
     ratelimit_remaining: float = 599.0
     ratelimit_reset: int = 300
+    listing_cap: int = 1000
+    """Reddit lists about this many items of a listing at most, however far one pages."""
     now: float = field(default_factory=time.time)
     """The server's time (epoch seconds): new comments are created at it (tests move it)."""
 
@@ -192,6 +194,7 @@ class RedditFake(FakeServer):
         if not self._authorized(request):
             return self._unauthorized()
         items = sorted(self.inbox, key=lambda i: _number(i.data.get("created_utc")), reverse=True)
+        items = items[: self.listing_cap]
         names = [i.fullname for i in items]
         after, before = request.query.get("after"), request.query.get("before")
         if after:

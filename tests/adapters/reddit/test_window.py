@@ -124,6 +124,23 @@ async def test_beyond_the_backfill_horizon_is_logged_and_counted(
     assert "3 item(s) not read: older than the backfill horizon (1d)" in caplog.text
 
 
+async def test_a_stop_longer_than_the_inbox_lists_is_reported(
+    backend: Backend, fake: RedditFake, make: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = ingesting(backend, fake, make(page_size=5))
+    mentions(fake, 1)
+    await bot.poll()
+    fake.now += 3600
+    buried = mentions(fake, 12)
+    fake.listing_cap = 8
+    with caplog.at_level(logging.WARNING):
+        await bot.drain()
+    stored = await bot.stored()
+    assert all(stored[n] == 1 for n in buried[-8:]) and not any(n in stored for n in buried[:4])
+    assert bot.health.unread == 1
+    assert "the network's list ends before the last item read" in caplog.text
+
+
 async def test_an_older_release_cursor_reads_back_the_backfill_once(
     backend: Backend, fake: RedditFake, make: Make
 ) -> None:
@@ -136,3 +153,4 @@ async def test_an_older_release_cursor_reads_back_the_backfill_once(
     await bot.poll()
     assert await bot.stored() == dict.fromkeys(done + waiting, 1)
     assert fake.unread() == []
+    assert bot.health.unread == 0
