@@ -62,10 +62,6 @@ class Window:
         refuses. One in the overlap may have been read before: it is not counted."""
         return self.newest < at < self.horizon
 
-    def behind(self, at: datetime) -> bool:
-        """An item at ``at`` older than the newest already read: found only by the overlap."""
-        return at < self.newest
-
 
 def spoken(span: timedelta) -> str:
     """``span`` as the config writes it: ``7d``, ``15m``, ``1h30m``."""
@@ -94,6 +90,8 @@ class WalkCursor:
     """The network's paging token the unfinished walk goes on from (None: no walk)."""
     top: str | None = None
     """The newest time the unfinished walk read; the cursor's ``newest`` once it ends."""
+    top_ids: frozenset[str] = frozenset()
+    """The ids the unfinished walk read at ``top``."""
 
     @property
     def at(self) -> datetime:
@@ -102,7 +100,7 @@ class WalkCursor:
     def dump(self) -> str:
         data: dict[str, Any] = {"t": self.newest, "ids": sorted(self.ids)}
         if self.resume is not None:
-            data |= {"resume": self.resume, "top": self.top}
+            data |= {"resume": self.resume, "top": self.top, "top_ids": sorted(self.top_ids)}
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -120,16 +118,18 @@ class WalkCursor:
                 frozenset(str(i) for i in ids),
                 str(resume) if resume else None,
                 str(top) if resume else None,
+                frozenset(str(i) for i in data.get("top_ids", [])) if resume else frozenset(),
             )
         except (*MALFORMED, json.JSONDecodeError) as exc:
             raise SourceError(f"stored cursor {cursor[:80]!r} is not ours: {exc}") from exc
 
     def after(self, walk: Walk, stamp: Stamp, key: Key) -> WalkCursor:
         """The cursor once ``walk`` is stored: its newest item, or the walk's place."""
-        top, ids = newest(walk.items, stamp, key, self.top or self.newest, self.ids)
+        start, start_ids = (self.top, self.top_ids) if self.top else (self.newest, self.ids)
+        top, ids = newest(walk.items, stamp, key, start, start_ids)
         if walk.resume is None:
             return WalkCursor(top, ids)
-        return WalkCursor(self.newest, self.ids, walk.resume, top)
+        return WalkCursor(self.newest, self.ids, walk.resume, top, ids)
 
     def late(self, walk: Walk, stamp: Stamp, key: Key) -> frozenset[str]:
         """Ids of ``walk`` at or behind the newest already read, that were not read then."""

@@ -104,6 +104,7 @@ async def test_a_long_stop_is_read_back_over_several_polls(
     await bot.drain()  # the window behind the newest (15 items in 15 min) takes 3 pages
 
     assert await bot.stored() == dict.fromkeys([before, *missed, mid_walk], 1)
+    assert bot.health.late == 0, "nothing read back after the stop came out of order"
     assert bot.health.unread == 0
     resumed = [c.param("cursor") for c in fake.calls(LIST)[2:4]]
     assert all(resumed), "the second poll of the walk went on from the API cursor"

@@ -80,6 +80,7 @@ async def test_a_long_stop_is_read_back_over_several_polls(
     await bot.drain()
     await bot.drain()
     assert await bot.stored() == dict.fromkeys([before, *missed, during], 1)
+    assert bot.health.late == 0, "nothing read back after the stop came out of order"
     assert bot.health.unread == 0
 
 
