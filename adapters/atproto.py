@@ -3,21 +3,20 @@ notification cursor. Pure functions over untrusted JSON."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.html_text import render_link
 from adapters.plain_text import clean_text
 from adapters.support import MALFORMED, parse_time
-from bot.errors import SourceError
 
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _TID_EPOCH_US = 1_672_531_200_000_000  # 2023-01-01
 _YEAR_US = 365 * 24 * 3600 * 1_000_000
-
-Stop = tuple[datetime, frozenset[str]]
 
 
 def record_key(idempotency_key: str) -> str:
@@ -26,16 +25,6 @@ def record_key(idempotency_key: str) -> str:
     micros = _TID_EPOCH_US + (digest >> 10) % _YEAR_US
     value = (micros << 10) | (digest & 0x3FF)
     return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
-
-
-def cursor_key(cursor: str | None) -> Stop | None:
-    if not cursor:
-        return None
-    try:
-        data = json.loads(cursor)
-        return parse_time(data["t"]), frozenset(data.get("uris", []))
-    except (*MALFORMED, json.JSONDecodeError) as exc:
-        raise SourceError(f"stored cursor {cursor[:80]!r} is not ours: {exc}") from exc
 
 
 def facet(start: int, end: int, feature: dict[str, str]) -> dict[str, Any]:
@@ -65,30 +54,19 @@ def post_text(record: dict[str, Any]) -> str:
     return clean_text("".join(out))
 
 
-def is_old(item: Any, stop: Stop) -> bool:
+def sort_time(item: Any) -> datetime | None:
+    """The time the AppView sorts a notification by (``indexedAt``: min(indexed, created))."""
     try:
-        indexed = parse_time(item["indexedAt"])
+        return parse_time(item["indexedAt"])
     except MALFORMED:
-        return False
-    return indexed < stop[0] or (indexed == stop[0] and item.get("uri") in stop[1])
+        return None
 
 
-def next_cursor(items: list[Any], cursor: str | None) -> str | None:
-    stamps: dict[datetime, tuple[str, set[str]]] = {}
-    previous = cursor_key(cursor)
-    for item in items:
-        try:
-            raw = str(item["indexedAt"])
-            stamp = parse_time(raw)
-        except MALFORMED:
-            continue
-        stamps.setdefault(stamp, (raw, set()))[1].add(str(item.get("uri", "")))
-    if not stamps:
-        return cursor
-    newest = max(stamps)
-    if previous is not None and newest < previous[0]:
-        return cursor
-    raw, uris = stamps[newest]
-    if previous is not None and newest == previous[0]:
-        uris |= previous[1]
-    return json.dumps({"t": raw, "uris": sorted(uris)}, separators=(",", ":"))
+def token_expiry(jwt: str) -> datetime | None:
+    """The ``exp`` claim of a JWT, read without verifying it (None when it cannot be read)."""
+    try:
+        payload = jwt.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (*MALFORMED, IndexError, json.JSONDecodeError, binascii.Error, OverflowError):
+        return None

@@ -1,12 +1,16 @@
-"""Bluesky (atproto): mentions and replies from notifications, replies as posts.
+"""Bluesky (atproto): mentions, replies and quotes from notifications, replies as posts.
 
-* Session: ``com.atproto.server.createSession`` (handle + app password) once; when the access
-  JWT expires (``ExpiredToken``) ``com.atproto.server.refreshSession`` with the refresh JWT,
-  logging in again only if the refresh fails (login is tightly rate-limited).
-* Fetch: ``app.bsky.notification.listNotifications`` pages backwards from the newest item. The
-  cursor is ours: the newest ``indexedAt`` seen and the uris indexed at that instant. Paging stops
-  at the first item at or before it (``max_pages`` bounds a long absence, with a warning). Reasons
-  ``mention`` and ``reply`` are kept. The first poll takes the newest page only.
+* Session: ``com.atproto.server.createSession`` (handle + app password) once; then
+  ``com.atproto.server.refreshSession`` with the refresh JWT, ahead of the access JWT's ``exp``
+  (read without verifying) or when a call answers ``ExpiredToken``; logging in again only when
+  the refresh is refused (login is tightly rate-limited). Tokens are never logged.
+* Fetch: ``app.bsky.notification.listNotifications`` pages backwards by sort time, which the
+  AppView reports as ``indexedAt``: min(indexed, created). A post whose author's clock is behind
+  sorts behind items already read, so each poll re-reads ``overlap`` (15 min) behind the newest
+  sort time seen and the store de-duplicates (``adapters/window.py``). After a long stop the walk
+  goes on over several polls (``max_pages`` each, its place kept in the cursor) down to the
+  window, never past ``backfill`` (7 days; older items are logged and counted as unread).
+  Reasons read: ``reasons`` (mention, reply, quote). The first poll takes the newest page only.
 * Conversation key: the thread root uri (``record.reply.root``, else the post itself).
 * Reply: ``com.atproto.repo.createRecord`` of an ``app.bsky.feed.post`` with ``reply.root`` and
   ``reply.parent`` strong refs and facets (mentions resolved to DIDs, links) at UTF-8 byte
@@ -20,12 +24,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import UTC, timedelta
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from adapters.atproto import cursor_key, facet, is_old, next_cursor, post_text, record_key
+from adapters.atproto import (
+    facet,
+    post_text,
+    record_key,
+    sort_time,
+    token_expiry,
+)
 from adapters.base import SourceSettings
 from adapters.graphemes import grapheme_count
 from adapters.http import HttpClient, HttpStatusError, NetworkError, Params
@@ -40,7 +50,16 @@ from adapters.support import (
     parse_time,
     text_field,
 )
-from bot.domain import Author, Mention, ReplyResult
+from adapters.window import (
+    Clock,
+    WalkCursor,
+    Window,
+    WindowSettings,
+    newest,
+    report_walk,
+    walk_back,
+)
+from bot.domain import Author, Mention, ReplyResult, utcnow
 from bot.errors import ReplyTooLong, SourceError
 from bot.naming import source_label
 from bot.ports import Batch, ReplyLimit
@@ -50,12 +69,15 @@ log = logging.getLogger(__name__)
 POST = "app.bsky.feed.post"
 LIMIT = 300
 MAX_BYTES = 3000
-REASONS = ("mention", "reply")
+REFRESH_AHEAD = timedelta(minutes=5)
+"""The session is refreshed this long before its access JWT expires."""
+Reason = Literal["mention", "reply", "quote"]
+REASONS: tuple[Reason, ...] = ("mention", "reply", "quote")
 _MENTION = re.compile(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9][a-zA-Z0-9.-]*[a-zA-Z0-9])")
 _HANDLE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$")
 
 
-class BlueskySettings(SourceSettings):
+class BlueskySettings(WindowSettings):
     """``type: bluesky``: the account handle and an app password (Settings > App passwords)."""
 
     base_url: str = "https://bsky.social"
@@ -64,6 +86,8 @@ class BlueskySettings(SourceSettings):
     page_size: int = Field(default=50, ge=1, le=100)
     max_pages: int = Field(default=10, ge=1)
     langs: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = Field(default=REASONS, min_length=1)
+    """The notification reasons read: a mention, a reply to our post, a quote of our post."""
 
 
 class BlueskySource:
@@ -72,8 +96,11 @@ class BlueskySource:
     settings_model: ClassVar[type[SourceSettings]] = BlueskySettings
     network = "bluesky"
 
-    def __init__(self, settings: BlueskySettings, *, http: HttpClient | None = None) -> None:
+    def __init__(
+        self, settings: BlueskySettings, *, http: HttpClient | None = None, clock: Clock = utcnow
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.name = settings.name
         self.poll_interval = settings.poll_interval
         self.base_url = settings.base_url.rstrip("/")
@@ -124,10 +151,16 @@ class BlueskySource:
             self.session = {**self.session, **session}
 
     async def _me(self) -> dict[str, Any]:
+        """The session, refreshed ahead of the access JWT's ``exp`` (when it can be read)."""
         if self.session is None:
             async with self._session_lock:
                 if self.session is None:
                     await self._login()
+        assert self.session is not None
+        access = str(self.session["accessJwt"])
+        expires = token_expiry(access)
+        if expires is not None and expires - self.clock() <= REFRESH_AHEAD:
+            await self._refresh(access)
         assert self.session is not None
         return self.session
 
@@ -155,42 +188,45 @@ class BlueskySource:
 
     async def fetch(self, cursor: str | None) -> Batch:
         me = await self._me()
+        if not cursor:  # the first poll takes the newest page only
+            items, _ = await self._page(None)
+            raw, uris = newest(items, sort_time, _uri, None, frozenset())
+            first = WalkCursor(raw, uris).dump() if raw else None
+            return Batch(self._mentions(items, str(me["did"])), first)
         try:
-            stop = cursor_key(cursor)
+            state = WalkCursor.load(cursor)
         except SourceError as exc:
             raise labelled(exc, self.label) from exc
-        items: list[Any] = []
-        api_cursor: str | None = None
-        reached = stop is None
-        for _ in range(self.settings.max_pages if stop else 1):
-            params: list[tuple[str, str | int]] = [("limit", self.settings.page_size)]
-            params += [("reasons", reason) for reason in REASONS]
-            if api_cursor:
-                params.append(("cursor", api_cursor))
-            page = await self._xrpc("GET", "app.bsky.notification.listNotifications", params=params)
-            notifications = page.get("notifications") if isinstance(page, dict) else None
-            if not isinstance(notifications, list):
-                raise SourceError(f"{self.label}: listNotifications answer has no list")
-            for item in notifications:
-                if stop is not None and is_old(item, stop):
-                    reached = True
-                    break
-                items.append(item)
-            api_cursor = page.get("cursor")
-            if reached or not api_cursor or not notifications:
-                reached = True
-                break
-        if not reached:
-            log.warning(
-                "%s: more than %d pages of notifications since the last poll; older "
-                "ones were not fetched",
-                self.label,
-                self.settings.max_pages,
-            )
+        window = Window.of(state.at, self.clock(), self.settings)
+        walk = await walk_back(
+            self._page, state.resume, window, sort_time, self.settings.max_pages, state
+        )
+        report_walk(log, self.label, walk, self.settings)
+        return Batch(
+            self._mentions(walk.items, str(me["did"])),
+            state.after(walk, sort_time, _uri).dump(),
+            walk.resume is not None,
+            late=state.late(walk, sort_time, _uri),
+            unread=walk.unread,
+        )
+
+    async def _page(self, api_cursor: str | None) -> tuple[list[Any], str | None]:
+        params: list[tuple[str, str | int]] = [("limit", self.settings.page_size)]
+        params += [("reasons", reason) for reason in self.settings.reasons]
+        if api_cursor:
+            params.append(("cursor", api_cursor))
+        page = await self._xrpc("GET", "app.bsky.notification.listNotifications", params=params)
+        notifications = page.get("notifications") if isinstance(page, dict) else None
+        if not isinstance(notifications, list):
+            raise SourceError(f"{self.label}: listNotifications answer has no list")
+        following = page.get("cursor")
+        return notifications, str(following) if following else None
+
+    def _mentions(self, items: list[Any], my_did: str) -> list[Mention]:
         mentions: dict[str, Mention] = {}
         for item in reversed(items):
             try:
-                mention = self._mention(item, str(me["did"]))
+                mention = self._mention(item, my_did)
             except MALFORMED as exc:
                 marker = str(item.get("uri") if isinstance(item, dict) else item)[:300]
                 if marker not in self._malformed:
@@ -199,10 +235,10 @@ class BlueskySource:
                 continue
             if mention is not None:
                 mentions.setdefault(mention.external_id, mention)
-        return Batch(list(mentions.values()), next_cursor(items, cursor), False)
+        return list(mentions.values())
 
     def _mention(self, item: Any, my_did: str) -> Mention | None:
-        if item.get("reason") not in REASONS:
+        if item.get("reason") not in self.settings.reasons:
             return None
         author = item["author"]
         did = text_field(author, "did")
@@ -258,7 +294,8 @@ class BlueskySource:
         record: dict[str, Any] = {
             "$type": POST,
             "text": text,
-            "createdAt": datetime.now(UTC)
+            "createdAt": self.clock()
+            .astimezone(UTC)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "reply": {"root": root, "parent": parent},
@@ -350,3 +387,7 @@ class BlueskySource:
 
     async def close(self) -> None:
         await self.http.close()
+
+
+def _uri(item: Any) -> str:
+    return str(item.get("uri", "")) if isinstance(item, dict) else ""

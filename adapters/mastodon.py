@@ -1,9 +1,13 @@
 """Mastodon: mentions from the notifications API, replies as statuses.
 
-* Fetch: ``GET /api/v1/notifications?types[]=mention&min_id=<cursor>&limit=N``. With
-  ``min_id`` the server returns the N notifications just after the cursor (newest first), so
-  paging forward has no gaps; the cursor is the highest notification id seen. A full page sets
-  ``more``. The first poll (no cursor) takes the newest page only.
+* Fetch: ``GET /api/v1/notifications?types[]=mention&types[]=quote&limit=N``, newest first,
+  paging down with the ``max_id`` of the ``Link: rel="next"`` URL. Notification ids are
+  snowflakes taken when the server makes the notification, but they become visible when their
+  transaction commits, so a lower id can appear after a higher one was read. Each poll therefore
+  walks back to ``overlap`` behind the newest ``created_at`` read (``adapters/window.py``) and the
+  store de-duplicates; a long stop is read back over several polls (``max_pages`` each), never
+  past ``backfill``. The first poll takes the newest page only. A bare ``min_id`` cursor of an
+  older release is read once the old way to find where the window starts.
 * Conversation key: the root of the status's reply chain. A status that replies to nothing is
   its own root; for a reply the root is the first ancestor from
   ``GET /api/v1/statuses/:id/context`` (falling back to ``in_reply_to_id`` when that fails), so
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, ClassVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field
 
@@ -37,11 +43,21 @@ from adapters.support import (
     MALFORMED,
     coerce_settings,
     explain_check_error,
+    labelled,
     log_malformed,
     parse_time,
     text_field,
 )
-from bot.domain import Author, Mention, ReplyResult
+from adapters.window import (
+    Clock,
+    WalkCursor,
+    Window,
+    WindowSettings,
+    newest,
+    report_walk,
+    walk_back,
+)
+from bot.domain import Author, Mention, ReplyResult, utcnow
 from bot.errors import ReplyTooLong, SourceError
 from bot.naming import source_label
 from bot.ports import Batch, ReplyLimit
@@ -50,6 +66,8 @@ from bot.untrusted import safe_url
 log = logging.getLogger(__name__)
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
+Kind = Literal["mention", "quote"]
+KINDS: tuple[Kind, ...] = ("mention", "quote")
 DEFAULT_LIMIT = 500
 _REMOTE_MENTION = re.compile(r"(?<![\w@])(@[a-z0-9_]+)@[a-z0-9.-]+\.[a-z]{2,}", re.I)
 _LEADING_MENTIONS = re.compile(r"\s*(?:@[^\s@]+(?:@[^\s@]+)?\s+)*")
@@ -77,13 +95,17 @@ def label(name: str) -> str:
     return source_label("mastodon", name)
 
 
-class MastodonSettings(SourceSettings):
+class MastodonSettings(WindowSettings):
     """``type: mastodon``: an access token with read:accounts, read:notifications,
     read:statuses and write:statuses for the brand account."""
 
     base_url: str = "https://mastodon.social"
     access_token: str = Field(min_length=1)
     page_size: int = Field(default=40, ge=1, le=80)
+    max_pages: int = Field(default=10, ge=1)
+    types: tuple[Kind, ...] = Field(default=KINDS, min_length=1)
+    """Notification types read: ``mention``, and ``quote`` (a post quoting ours, Mastodon
+    4.5+; a server without quote posts never sends one)."""
 
 
 def mastodon_length(text: str, url_length: int = 23) -> int:
@@ -103,8 +125,11 @@ class MastodonSource:
     settings_model: ClassVar[type[SourceSettings]] = MastodonSettings
     network = "mastodon"
 
-    def __init__(self, settings: MastodonSettings, *, http: HttpClient | None = None) -> None:
+    def __init__(
+        self, settings: MastodonSettings, *, http: HttpClient | None = None, clock: Clock = utcnow
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.name = settings.name
         self.poll_interval = settings.poll_interval
         self.base_url = settings.base_url.rstrip("/")
@@ -150,35 +175,70 @@ class MastodonSource:
 
     async def fetch(self, cursor: str | None) -> Batch:
         me = await self._me()
-        params: list[tuple[str, str | int]] = [
-            ("types[]", "mention"),
-            ("limit", self.settings.page_size),
-        ]
-        if cursor:
-            params.append(("min_id", cursor))
-        page = await self.http.get_json("/api/v1/notifications", params=params)
+        if not cursor:  # the first poll takes the newest page only
+            page, _ = await self._page(None)
+            raw, ids = newest(page, _created, _id, None, frozenset())
+            first = WalkCursor(raw, ids).dump() if raw else None
+            return Batch(await self._mentions(page, str(me["id"])), first)
+        state = await self._state(cursor)
+        window = Window.of(state.at, self.clock(), self.settings)
+        walk = await walk_back(
+            self._page, state.resume, window, _created, self.settings.max_pages, state
+        )
+        report_walk(log, self.label, walk, self.settings)
+        late = state.late(walk, _created, _id)
+        statuses = {str(i["status"]["id"]) for i in walk.items if _id(i) in late and _status(i)}
+        return Batch(
+            await self._mentions(walk.items, str(me["id"])),
+            state.after(walk, _created, _id).dump(),
+            walk.resume is not None,
+            late=frozenset(statuses),
+            unread=walk.unread,
+        )
+
+    async def _state(self, cursor: str) -> WalkCursor:
+        """The stored cursor; an older release's bare ``min_id`` becomes a window at the time
+        of the first notification after it (or now, when there is none yet)."""
+        if cursor.startswith("{"):
+            try:
+                return WalkCursor.load(cursor)
+            except SourceError as exc:
+                raise labelled(exc, self.label) from exc
+        params = [*self._types(), ("limit", self.settings.page_size), ("min_id", cursor)]
+        after = await self.http.get_json("/api/v1/notifications", params=params)
+        stamps = [t for t in map(_created, after if isinstance(after, list) else []) if t]
+        start = min(stamps) - timedelta(milliseconds=1) if stamps else self.clock()
+        return WalkCursor(start.isoformat())
+
+    def _types(self) -> list[tuple[str, str | int]]:
+        return [("types[]", kind) for kind in self.settings.types]
+
+    async def _page(self, max_id: str | None) -> tuple[list[Any], str | None]:
+        """One page newest first, below ``max_id``; the next one's ``max_id`` from ``Link``."""
+        params = [*self._types(), ("limit", self.settings.page_size)]
+        if max_id:
+            params.append(("max_id", max_id))
+        response = await self.http.request("GET", "/api/v1/notifications", params=params)
+        page = response.json()
         if not isinstance(page, list):
             raise SourceError(f"{self.label}: notifications answer is not a list")
-        ids = [str(item["id"]) for item in page if isinstance(item, dict) and "id" in item]
-        newest = max(ids, key=_id_order, default=None)
-        if cursor and newest is not None and _id_order(newest) <= _id_order(cursor):
-            newest = cursor
+        following = _query_param(response.links.get("next", ""), "max_id")
+        return page, following if page and len(page) >= self.settings.page_size else None
+
+    async def _mentions(self, page: list[Any], my_id: str) -> list[Mention]:
         mentions = []
-        for item in sorted(
-            page, key=lambda i: _id_order(i.get("id") if isinstance(i, dict) else "")
-        ):
+        for item in sorted(page, key=lambda i: _id_order(_id(i))):
             try:
-                mention = await self._mention(item, str(me["id"]))
+                mention = await self._mention(item, my_id)
             except MALFORMED as exc:
                 log_malformed(log, self.label, item, exc)
                 continue
             if mention is not None:
                 mentions.append(mention)
-        more = bool(cursor) and len(page) >= self.settings.page_size
-        return Batch(mentions, newest or cursor, more)
+        return mentions
 
     async def _mention(self, item: Any, my_id: str) -> Mention | None:
-        if item.get("type") != "mention" or not item.get("status"):
+        if item.get("type") not in self.settings.types or not item.get("status"):
             return None
         status = item["status"]
         account = status.get("account") or item["account"]
@@ -277,6 +337,27 @@ class MastodonSource:
 def _id_order(value: Any) -> tuple[int, str]:
     text = str(value or "")
     return (len(text), text)
+
+
+def _id(item: Any) -> str:
+    return str(item.get("id", "")) if isinstance(item, dict) else ""
+
+
+def _status(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("status"), dict)
+
+
+def _created(item: Any) -> datetime | None:
+    """When the server made the notification: its ids and its order follow this time."""
+    try:
+        return parse_time(item["created_at"])
+    except MALFORMED:
+        return None
+
+
+def _query_param(url: str, name: str) -> str | None:
+    values = parse_qs(urlsplit(url).query).get(name)
+    return values[0] if values else None
 
 
 def _host(url: str) -> str:

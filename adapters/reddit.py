@@ -5,13 +5,19 @@ a minute before it expires and once more when the API answers 401. Every request
 User-Agent Reddit asks for, ``<platform>:<app id>:<version> (by /u/<username>)``. The JSON
 shapes (inbox comments, Listings, errors in answer bodies) are read in ``adapters.reddit_wire``.
 
-Mark-read protocol. Inbox items (``GET /message/unread?mark=false``) must be marked read only
-once they are stored, and the ``Source`` port has no "stored" callback. So the cursor carries the
-fullnames of the batch it came with: the poller hands a cursor back only after that batch was
-saved, and ``fetch(cursor)`` first marks those fullnames read (``POST /api/read_message``), then
-lists what is still unread. A crash before the cursor is stored leaves the items unread, so they
-come again and the ingest dedupes them. The cursor also keeps a bounded list of fullnames already
-handed out, in case Reddit lists a just-read item once more.
+Reading. ``GET /message/inbox`` lists comment replies, username mentions and messages, read or
+not, newest first by ``created_utc``, paged with ``after=<fullname>``. Reddit adds an item to the
+inbox when it processes the notification (late under load, or when a moderator approves a
+comment the spam filter held), sorted by the comment's own time: it can land behind items
+already read. So each poll walks back to ``overlap`` behind the newest ``created_utc`` read
+(``adapters.window``) and the store de-duplicates. No cursor depends on one item still existing:
+``before=<fullname>`` is not used (for a deleted item Reddit answers an empty list, which looks
+like "nothing new"), and a long stop read over several polls keeps the last few fullnames of its
+page, going on after the oldest that still exists, else from the newest item down to the window.
+
+Mark-read. Mentions are marked read (``POST /api/read_message``) once they are stored: the
+cursor carries their fullnames and the next ``fetch`` marks them, so the brand's inbox on
+reddit.com shows what is still to do. Private messages are left unread.
 
 Replies go through ``POST /api/comment``. Reddit has no idempotency key, so before posting we
 look through our own recent comments (``GET /user/<name>/comments``) for one under the same
@@ -23,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -39,7 +46,17 @@ from adapters.support import (
     explain_check_error,
     log_malformed,
 )
-from bot.domain import Mention, ReplyResult
+from adapters.window import (
+    Clock,
+    Walk,
+    WalkCursor,
+    Window,
+    WindowSettings,
+    newest,
+    report_walk,
+    walk_back,
+)
+from bot.domain import Mention, ReplyResult, utcnow
 from bot.errors import SourceError
 from bot.naming import source_label
 from bot.ports import Batch, ReplyLimit
@@ -50,12 +67,13 @@ APP = "social-switchboard"
 VERSION = "0.1.0"
 REPLY_LIMIT = 10_000
 READ_CHUNK = 25
-SEEN_LIMIT = 1000
+PLACES = 3
+"""Fullnames a walk keeps of its last page, in case the last one is deleted."""
 KINDS = ("username_mention", "comment_reply", "post_reply")
 NEEDED_SCOPES = frozenset({"identity", "privatemessages", "submit", "history"})
 
 
-class RedditSettings(SourceSettings):
+class RedditSettings(WindowSettings):
     """``type: reddit``: a script app acting as one Reddit account."""
 
     base_url: str = "https://oauth.reddit.com"
@@ -72,7 +90,8 @@ class RedditSettings(SourceSettings):
     page_size: int = Field(default=100, ge=1, le=100)
     """Inbox items per request, and mentions per batch."""
     max_pages: int = Field(default=10, ge=1, le=50)
-    """Pages of unread items read per poll (Reddit lists about 1,000 at most)."""
+    """Inbox pages read per poll (Reddit lists about 1,000 items at most); a long stop is read
+    back over several polls."""
 
 
 class _RedditHttp(HttpClient):
@@ -84,8 +103,10 @@ class _RedditHttp(HttpClient):
 
 @dataclass
 class _Cursor:
+    walk: WalkCursor | None = None
     ack: list[str] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)
+    legacy: bool = False
+    """Stored by an older release (the unread-queue cursor)."""
 
     @classmethod
     def load(cls, raw: str | None, label: str) -> _Cursor:
@@ -93,12 +114,17 @@ class _Cursor:
             return cls()
         try:
             data = json.loads(raw)
-            return cls(ack=[str(x) for x in data["ack"]], seen=[str(x) for x in data["seen"]])
-        except (ValueError, KeyError, TypeError) as exc:
+            ack = [str(x) for x in data["ack"]]
+            if data.get("v") == 1:
+                return cls(None, ack, legacy=True)
+            walk = data["walk"]
+            return cls(WalkCursor.load(json.dumps(walk)) if walk else None, ack)
+        except (ValueError, KeyError, TypeError, SourceError) as exc:
             raise SourceError(f"{label}: stored cursor is not one of ours: {raw[:80]!r}") from exc
 
     def dump(self) -> str:
-        return json.dumps({"v": 1, "ack": self.ack, "seen": self.seen[-SEEN_LIMIT:]})
+        walk = json.loads(self.walk.dump()) if self.walk else None
+        return json.dumps({"v": 2, "walk": walk, "ack": self.ack}, separators=(",", ":"))
 
 
 class RedditSource:
@@ -107,8 +133,9 @@ class RedditSource:
     settings_model: ClassVar[type[SourceSettings]] = RedditSettings
     network = "reddit"
 
-    def __init__(self, settings: RedditSettings) -> None:
+    def __init__(self, settings: RedditSettings, *, clock: Clock = utcnow) -> None:
         self.settings = settings
+        self.clock = clock
         self.name = settings.name
         self.poll_interval = settings.poll_interval
         self.web_url = settings.web_url.rstrip("/")
@@ -168,50 +195,68 @@ class RedditSource:
     # -- fetch --------------------------------------------------------------------------------
 
     async def fetch(self, cursor: str | None) -> Batch:
-        """Mark the previous batch read, then return the oldest unread mentions.
-
-        All unread pages are read (up to ``max_pages``) so the batch is the oldest ``page_size``
-        mentions; ``more`` says others are waiting.
-        """
+        """Mark the previous batch read, then walk the inbox back to the window."""
         state = _Cursor.load(cursor, self.label)
         if state.ack:
             await self._mark_read(state.ack)
-            state.seen.extend(state.ack)
-            state.ack = []
-        items, truncated = await self._unread()
-        seen = set(state.seen)
-        fresh: dict[str, Mention] = {}
-        for item in items:
+        if state.walk is None and not state.legacy:  # the first poll: the newest page only
+            page, _ = await self._inbox(None)
+            walk = Walk(page, None, 0)
+            raw, ids = newest(page, _created, _fullname, None, frozenset())
+            after = WalkCursor(raw, ids) if raw else None
+            late: frozenset[str] = frozenset()
+        else:
+            start = state.walk or WalkCursor((self.clock() - self.settings.backfill).isoformat())
+            window = Window.of(start.at, self.clock(), self.settings)
+            walk = await walk_back(
+                self._inbox, start.resume, window, _created, self.settings.max_pages, start
+            )
+            report_walk(log, self.label, walk, self.settings)
+            after = start.after(walk, _created, _fullname)
+            late = start.late(walk, _created, _fullname)
+        mentions: dict[str, Mention] = {}
+        ack: list[str] = []
+        for item in walk.items:
             fullname, mention = self._convert(item)
-            if fullname is None or fullname in fresh:
-                continue
-            if mention is None or fullname in seen:
-                state.ack.append(fullname)
-            else:
-                fresh[fullname] = mention
-        ordered = sorted(fresh.items(), key=lambda pair: pair[1].created_at)
-        batch = ordered[: self.settings.page_size]
-        state.ack.extend(fullname for fullname, _ in batch)
-        more = truncated or len(ordered) > len(batch)
-        return Batch(mentions=[m for _, m in batch], cursor=state.dump(), more=more)
+            if fullname is not None and item["data"].get("new") and fullname not in ack:
+                ack.append(fullname)
+            if mention is not None:
+                mentions.setdefault(mention.external_id, mention)
+        ordered = sorted(mentions.values(), key=lambda m: m.created_at)
+        return Batch(
+            ordered,
+            _Cursor(after, ack).dump(),
+            walk.resume is not None,
+            late=late,
+            unread=walk.unread,
+        )
 
     async def _mark_read(self, fullnames: list[str]) -> None:
         for start in range(0, len(fullnames), READ_CHUNK):
             chunk = ",".join(fullnames[start : start + READ_CHUNK])
             await self._call("POST", "/api/read_message", data={"id": chunk}, retries=2)
 
-    async def _unread(self) -> tuple[list[Any], bool]:
-        items: list[Any] = []
-        after = ""
-        for _ in range(self.settings.max_pages):
-            params = {"limit": self.settings.page_size, "mark": "false", "raw_json": 1}
-            params |= {"after": after} if after else {}
-            listing = await self._call("GET", "/message/unread", params=params, retries=2)
-            children, after = listing_children(listing, "/message/unread", self.label)
-            items.extend(children)
-            if not after:
-                return items, False
-        return items, True
+    async def _inbox(self, places: str | None) -> tuple[list[Any], str | None]:
+        """One inbox page after the first of ``places`` (fullnames, oldest first) that still
+        exists; the newest page when none is given or none exists any more."""
+        for place in places.split(",") if places else []:
+            children, after = await self._listing(place)
+            if children:
+                return children, _places(children) if after else None
+        if places:
+            log.info(
+                "%s: the inbox item the walk stood at was deleted; reading again from the "
+                "newest down to the window",
+                self.label,
+            )
+        children, after = await self._listing(None)
+        return children, _places(children) if after else None
+
+    async def _listing(self, after: str | None) -> tuple[list[Any], str]:
+        params: dict[str, str | int] = {"limit": self.settings.page_size, "raw_json": 1}
+        params |= {"after": after} if after else {}
+        listing = await self._call("GET", "/message/inbox", params=params, retries=2)
+        return listing_children(listing, "/message/inbox", self.label)
 
     def _convert(self, item: Any) -> tuple[str | None, Mention | None]:
         """(fullname to mark read, or None to leave the item unread; the mention, or None)."""
@@ -312,3 +357,21 @@ class RedditSource:
                 f"{self.label}: the token lacks the scopes {', '.join(sorted(missing))}"
             )
         return f"u/{name} on {self.settings.base_url} (scopes: {' '.join(sorted(scopes))})"
+
+
+def _fullname(item: Any) -> str:
+    data = item.get("data") if isinstance(item, dict) else None
+    return str(data.get("name", "")) if isinstance(data, dict) else ""
+
+
+def _created(item: Any) -> datetime | None:
+    """An inbox item's time: the list is sorted by it."""
+    try:
+        return datetime.fromtimestamp(float(item["data"]["created_utc"]), UTC)
+    except (*MALFORMED, OverflowError, OSError):
+        return None
+
+
+def _places(children: list[Any]) -> str:
+    """The last ``PLACES`` fullnames of a page, oldest first: where the walk goes on."""
+    return ",".join(n for n in map(_fullname, reversed(children[-PLACES:])) if n)

@@ -5,10 +5,17 @@ the stored ETag, ``If-Modified-Since`` with the stored Last-Modified); a 304 is 
 The body is capped at ``max_bytes`` while it streams in, then parsed by ``adapters.feeds``
 (guarded by defusedxml: no entity declarations, nothing external).
 
-Entries are deduplicated on their id (``guid`` / Atom ``id``, else the link): the cursor keeps a
-bounded list of hashes of the ids already handed out, always including every id still in the
-feed. Redirect links (Google Alerts) are unwrapped to the real URL, and titles and summaries
-are reduced to plain text. The conversation is the entry's link without its fragment, so the
+Order is not trusted: entries may lack dates, be inserted in the middle or be re-dated, so
+every poll reads the whole feed (the feed itself is the window) and an entry is new unless it
+was seen before: by its id (``guid`` / Atom ``id``, else the link), then by its link, for a feed
+that rewrites ids (the link's earlier id no longer in the feed: two entries in the feed at once
+sharing a link stay two). The cursor keeps a bounded list of (id, link) hashes already handed
+out, always including every entry still in the feed; the store de-duplicates by id beyond it.
+A poll that finds none of the entries it saw before, by id or link, may have missed entries
+that left the feed while switchboard was away: that gap is logged and counted as unread.
+
+Redirect links (Google Alerts) are unwrapped to the real URL, and titles and summaries are
+reduced to plain text. The conversation is the entry's link without its fragment, so the
 comments of one blog post group.
 Replies happen on the original site: ``reply`` raises ``ReadOnlySource`` with the link.
 """
@@ -18,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -28,7 +35,8 @@ from adapters.base import SourceSettings
 from adapters.feeds import Feed, FeedEntry, digest, parse_feed, unwrap_redirect, without_fragment
 from adapters.http import HttpClient
 from adapters.support import coerce_settings, labelled
-from bot.domain import Author, Mention, ReplyResult
+from adapters.window import Clock
+from bot.domain import Author, Mention, ReplyResult, utcnow
 from bot.errors import ReadOnlySource, SourceError
 from bot.naming import source_label
 from bot.ports import Batch, ReplyLimit
@@ -55,7 +63,8 @@ class RssSettings(SourceSettings):
 class _Cursor:
     etag: str = ""
     modified: str = ""
-    seen: list[str] = field(default_factory=list)
+    seen: list[tuple[str, str]] = field(default_factory=list)
+    """(id hash, link hash or "") of entries handed out, oldest first."""
 
     @classmethod
     def load(cls, raw: str | None, label: str) -> _Cursor:
@@ -63,12 +72,14 @@ class _Cursor:
             return cls()
         try:
             data = json.loads(raw)
-            return cls(str(data["etag"]), str(data["modified"]), [str(x) for x in data["seen"]])
-        except (ValueError, KeyError, TypeError) as exc:
+            seen = [(x, "") if isinstance(x, str) else (str(x[0]), str(x[1])) for x in data["seen"]]
+            return cls(str(data["etag"]), str(data["modified"]), seen)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise SourceError(f"{label}: stored cursor is not one of ours: {raw[:80]!r}") from exc
 
     def dump(self) -> str:
-        return json.dumps({"v": 1, "etag": self.etag, "modified": self.modified, "seen": self.seen})
+        seen = [list(pair) for pair in self.seen]
+        return json.dumps({"v": 2, "etag": self.etag, "modified": self.modified, "seen": seen})
 
 
 class RssSource:
@@ -77,8 +88,11 @@ class RssSource:
     settings_model: ClassVar[type[SourceSettings]] = RssSettings
     network = "rss"
 
-    def __init__(self, settings: RssSettings, http: HttpClient | None = None) -> None:
+    def __init__(
+        self, settings: RssSettings, http: HttpClient | None = None, *, clock: Clock = utcnow
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.name = settings.name
         self.poll_interval = settings.poll_interval
         self.label = source_label(self.network, settings.name)
@@ -115,21 +129,35 @@ class RssSource:
         feed = self._parse(body)
         if feed.skipped:
             log.warning("%s: skipped %d malformed entries", self.label, feed.skipped)
-        seen = set(state.seen)
-        current: list[str] = []
+        keys = [(digest(e.id), digest(e.link) if e.link else "") for e in feed.entries]
+        in_feed = {key for key, _ in keys}
+        ids = {key for key, _ in state.seen}
+        links = {link: key for key, link in state.seen if link}
+        fetched_at = self.clock()
         mentions: list[Mention] = []
-        fetched_at = datetime.now(UTC)
-        for entry in reversed(feed.entries):
-            key = digest(entry.id)
-            current.append(key)
-            if key not in seen:
-                seen.add(key)
-                mentions.append(self._mention(entry, fetched_at))
+        matched = False
+        for entry, (key, link) in reversed(list(zip(feed.entries, keys, strict=True))):
+            rewritten = link in links and links[link] != key and links[link] not in in_feed
+            if key in ids or rewritten:
+                matched = True
+                continue
+            ids.add(key)
+            mentions.append(self._mention(entry, fetched_at))
+        unread = 0
+        if state.seen and feed.entries and not matched:
+            unread = 1
+            log.warning(
+                "%s: none of the %d entries in the feed was seen before; entries published "
+                "while switchboard was away may have left the feed unread",
+                self.label,
+                len(feed.entries),
+            )
         mentions.sort(key=lambda m: m.created_at)
+        current = list(reversed(keys))
         keep = max(self.settings.seen_limit, len(current))
-        in_feed = set(current)
-        recent = [d for d in state.seen if d not in in_feed] + current
-        return Batch(mentions=mentions, cursor=_Cursor(etag, modified, recent[-keep:]).dump())
+        recent = [pair for pair in state.seen if pair[0] not in in_feed] + current
+        after = _Cursor(etag, modified, recent[-keep:]).dump()
+        return Batch(mentions=mentions, cursor=after, unread=unread)
 
     def _mention(self, entry: FeedEntry, fetched_at: datetime) -> Mention:
         host = urlsplit(entry.link).hostname or "" if entry.link else ""

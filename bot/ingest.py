@@ -23,7 +23,7 @@ from bot.naming import about_source
 from bot.outage import StoreOutage
 from bot.ports import Source
 from bot.service import ThreadService
-from bot.storage import IngestStore
+from bot.storage import IngestStatus, IngestStore
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
@@ -56,6 +56,18 @@ class SourceHealth:
     state: LoopState = LoopState.IDLE
     restarts: int = 0
     """How many times the loop ended unexpectedly and was started again."""
+    late: int = 0
+    """Mentions found only by re-reading the window behind the cursor (the network reordered)."""
+    unread: int = 0
+    """Items the source could not read (beyond its backfill horizon, no longer served)."""
+
+    @property
+    def detail(self) -> str:
+        """What /readyz may add after a source's state: the counters that are not zero."""
+        parts = [f"{self.late} found late"] if self.late else []
+        if self.unread:
+            parts.append(f"{self.unread} not read (beyond the backfill horizon)")
+        return ", ".join(parts)
 
     @property
     def failing(self) -> bool:
@@ -89,12 +101,17 @@ class Ingestor:
         store = self.store
         cursor = await store.get_cursor(source.name)
         batch = await source.fetch(cursor)
+        late = 0
         for mention in batch.mentions:
-            await self.threads.ingest(mention)
+            outcome = await self.threads.ingest(mention)
+            fresh = outcome is not None and outcome.status is not IngestStatus.DUPLICATE
+            late += fresh and mention.external_id in batch.late
         if batch.cursor != cursor:
             await store.set_cursor(source.name, batch.cursor)
         health = self.health[source.name]
         health.stored += len(batch.mentions)
+        health.late += late
+        health.unread += batch.unread
         health.failures = 0
         health.rate_limited = 0
         health.last_error = ""

@@ -26,6 +26,12 @@ class Batch:
     cursor: str | None
     more: bool = False
     """True when the source has more ready right now (poll again without waiting)."""
+    late: frozenset[str] = frozenset()
+    """External ids read only because the source re-read a window behind its cursor; those
+    the store had not seen yet arrived out of order (counted in the source's health)."""
+    unread: int = 0
+    """Items the source saw but could not read: older than its backfill horizon, or no longer
+    served by the network after a long stop (counted in the source's health, and logged)."""
 
 
 @dataclass(frozen=True)

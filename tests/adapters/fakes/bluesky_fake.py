@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +34,9 @@ class BlueskyFake(FakeServer):
         self.access: dict[str, str] = {}
         self.refresh: dict[str, str] = {}
         self.expired: set[str] = set()
+        self.refused: list[str] = []
+        """Access tokens a call was refused with (expired)."""
+        self.access_lifetime = timedelta(hours=2)
         self.notifications: list[dict[str, Any]] = []
         self.records: dict[str, dict[str, Any]] = {}
         self.posted: list[dict[str, Any]] = []
@@ -39,7 +44,8 @@ class BlueskyFake(FakeServer):
         self.rate_remaining: int | None = None
         self._tokens = itertools.count(1)
         self._posts = itertools.count(1)
-        self.clock = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+        self.clock = datetime.now(UTC).replace(microsecond=0)
+        """The server's time: posts are indexed and tokens expire by it (tests move it)."""
         x = "/xrpc/"
         r = self.app.router
         r.add_post(x + "com.atproto.server.createSession", self._create_session)
@@ -66,15 +72,24 @@ class BlueskyFake(FakeServer):
         facets: list[dict[str, Any]] | None = None,
         reason: str = "mention",
         same_time: bool = False,
+        created_at: datetime | None = None,
+        quoting: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A post by ``author`` (replying to ``reply_to``, a stored post) and our notification."""
+        """A post by ``author`` (replying to ``reply_to``, quoting ``quoting``: stored posts)
+        and our notification. ``created_at`` is the author's clock (default: the server's);
+        like the AppView, the notification is sorted by and reports as ``indexedAt``
+        min(indexed, created)."""
         if not same_time:
             self.clock += timedelta(seconds=1)
-        record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": stamp(self.clock)}
+        created = created_at or self.clock
+        record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": stamp(created)}
         if reply_to is not None:
             parent = {"uri": reply_to["uri"], "cid": reply_to["cid"]}
             root = reply_to["value"].get("reply", {}).get("root", parent)
             record["reply"] = {"root": root, "parent": parent}
+        if quoting is not None:
+            ref = {"uri": quoting["uri"], "cid": quoting["cid"]}
+            record["embed"] = {"$type": "app.bsky.embed.record", "record": ref}
         if facets:
             record["facets"] = facets
         post = self._store(author["did"], f"3kfake{next(self._posts):07d}", record)
@@ -86,7 +101,7 @@ class BlueskyFake(FakeServer):
                 "reason": reason,
                 "record": record,
                 "isRead": False,
-                "indexedAt": stamp(self.clock),
+                "indexedAt": stamp(min(self.clock, created)),
                 "labels": [],
             }
         )
@@ -118,6 +133,11 @@ class BlueskyFake(FakeServer):
         self.records[uri] = stored
         return stored
 
+    def _expired(self, token: str) -> bool:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return token in self.expired or int(claims["exp"]) <= self.clock.timestamp()
+
     def _session_did(self, request: web.Request) -> tuple[str | None, web.Response | None]:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ")
@@ -125,13 +145,28 @@ class BlueskyFake(FakeServer):
             return None, json_error(
                 401, {"error": "AuthenticationRequired", "message": "Authentication Required"}
             )
-        if token in self.expired:
+        if self._expired(token):
+            self.refused.append(token)
             return None, json_error(400, {"error": "ExpiredToken", "message": "Token has expired"})
         return self.access[token], None
 
+    def _jwt(self, scope: str, lifetime: timedelta, n: int) -> str:
+        """A token shaped like the PDS's (HS256 JWT); the signature is not checked by clients."""
+        claims = {
+            "scope": scope,
+            "sub": self.me["did"],
+            "iat": int(self.clock.timestamp()),
+            "exp": int((self.clock + lifetime).timestamp()),
+            "jti": f"{scope}-{n}",
+        }
+        parts = [{"typ": "at+jwt", "alg": "HS256"}, claims]
+        encoded = [base64.urlsafe_b64encode(json.dumps(p).encode()).rstrip(b"=") for p in parts]
+        return b".".join([*encoded, b"c2lnbmF0dXJl"]).decode()
+
     def _issue(self) -> dict[str, Any]:
         n = next(self._tokens)
-        access, refresh = f"access-{n}", f"refresh-{n}"
+        access = self._jwt("com.atproto.access", self.access_lifetime, n)
+        refresh = self._jwt("com.atproto.refresh", timedelta(days=90), n)
         self.access[access] = self.me["did"]
         self.refresh[refresh] = self.me["did"]
         return {**self.me, "accessJwt": access, "refreshJwt": refresh, "active": True}
@@ -152,7 +187,7 @@ class BlueskyFake(FakeServer):
             return json_error(
                 400, {"error": "InvalidToken", "message": "Token could not be verified"}
             )
-        if token in self.expired:
+        if self._expired(token):
             return json_error(400, {"error": "ExpiredToken", "message": "Token has expired"})
         del self.refresh[token]
         return web.json_response(self._issue())

@@ -29,8 +29,9 @@ class MastodonFake(FakeServer):
         self.idempotency: dict[str, dict[str, Any]] = {}
         self.rate_remaining: int | None = None
         self.rate_reset = datetime.now(UTC) + timedelta(minutes=5)
-        self._ids = itertools.count(110_000_000_000_000_000)
-        self._clock = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+        self._sequence = itertools.count(1)
+        self.clock = datetime.now(UTC).replace(microsecond=0)
+        """The server's time: ids and ``created_at`` are taken from it (tests move it)."""
         r = self.app.router
         r.add_get("/api/v1/accounts/verify_credentials", self._verify)
         r.add_get("/api/v2/instance", self._instance)
@@ -51,8 +52,10 @@ class MastodonFake(FakeServer):
             "url": f"https://{host}/@{username}",
         }
 
-    def _next_id(self) -> str:
-        return str(next(self._ids))
+    def _next_id(self, at: datetime | None = None) -> str:
+        """A snowflake like Mastodon's: milliseconds since the epoch, then a 16-bit sequence."""
+        when = at or self.clock
+        return str((int(when.timestamp() * 1000) << 16) | (next(self._sequence) & 0xFFFF))
 
     def add_status(
         self,
@@ -62,12 +65,15 @@ class MastodonFake(FakeServer):
         in_reply_to_id: str | None = None,
         visibility: str = "public",
         spoiler_text: str = "",
+        made_at: datetime | None = None,
+        quote_of: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        status_id = self._next_id()
-        self._clock += timedelta(seconds=30)
+        self.clock += timedelta(seconds=30)
+        at = made_at or self.clock
+        status_id = self._next_id(at)
         status: dict[str, Any] = {
             "id": status_id,
-            "created_at": self._clock.isoformat().replace("+00:00", ".000Z"),
+            "created_at": _stamp(at),
             "in_reply_to_id": in_reply_to_id,
             "in_reply_to_account_id": None,
             "visibility": visibility,
@@ -78,16 +84,22 @@ class MastodonFake(FakeServer):
             "account": author,
             "mentions": [],
         }
+        if quote_of is not None:
+            status["quote"] = {"state": "accepted", "quoted_status": quote_of}
         self.statuses[status_id] = status
         return status
 
-    def add_mention(self, author: dict[str, Any], content: str, **kw: Any) -> dict[str, Any]:
-        """A status by ``author`` that mentions us, and its notification."""
+    def add_mention(
+        self, author: dict[str, Any], content: str, *, kind: str = "mention", **kw: Any
+    ) -> dict[str, Any]:
+        """A status by ``author`` that mentions (``kind="quote"``: quotes) us, and its
+        notification. ``made_at``: when the server made both (default: now); an earlier time
+        is a notification whose transaction commits late, its id lower than ids listed."""
         status = self.add_status(author, content, **kw)
         self.add_notification(
             {
-                "id": self._next_id(),
-                "type": "mention",
+                "id": self._next_id(parse_time(status["created_at"])),
+                "type": kind,
                 "created_at": status["created_at"],
                 "account": author,
                 "status": status,
@@ -208,3 +220,11 @@ class MastodonFake(FakeServer):
         if key:
             self.idempotency[key] = status
         return web.json_response(status)
+
+
+def _stamp(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -2,7 +2,9 @@
 
 Speaks the documented wire format: ``POST /api/v1/access_token`` (basic auth, form body; 401 for
 bad app credentials, 200 ``{"error": "invalid_grant"}`` for a bad password),
-``GET /api/v1/me``, ``GET /message/unread`` (a Listing, newest first, ``after`` paging, ``mark``),
+``GET /api/v1/me``, ``GET /message/inbox`` and ``GET /message/unread`` (Listings, newest first by
+``created_utc``, ``after``/``before`` paging: an ``after``/``before`` item that no longer exists
+gives an empty list, as on Reddit), ``mark``,
 ``POST /api/read_message``, ``POST /api/comment`` (``api_type=json``: errors in the JSON body)
 and ``GET /user/<name>/comments``. Every API answer carries ``X-Ratelimit-*`` headers; a bad or
 expired bearer token gets 401.
@@ -57,6 +59,10 @@ class RedditFake(FakeServer):
     """Post the next N comments but answer 502, as if the connection broke after the write."""
     ratelimit_remaining: float = 599.0
     ratelimit_reset: int = 300
+    listing_cap: int = 1000
+    """Reddit lists about this many items of a listing at most, however far one pages."""
+    now: float = field(default_factory=time.time)
+    """The server's time (epoch seconds): new comments are created at it (tests move it)."""
 
     def __post_init__(self) -> None:
         FakeServer.__init__(self)
@@ -65,6 +71,7 @@ class RedditFake(FakeServer):
         self.app.router.add_post("/api/v1/access_token", self._token)
         self.app.router.add_get("/api/v1/me", self._me)
         self.app.router.add_get("/message/unread", self._unread)
+        self.app.router.add_get("/message/inbox", self._inbox)
         self.app.router.add_post("/api/read_message", self._read)
         self.app.router.add_post("/api/comment", self._comment)
         self.app.router.add_get("/user/{name}/comments", self._user_comments)
@@ -106,10 +113,14 @@ class RedditFake(FakeServer):
                 "parent_id": parent or f"t3_{link}",
                 "link_title": "A thread",
                 "dest": self.username,
-                "created_utc": created if created is not None else time.time(),
+                "created_utc": created if created is not None else self.now,
                 "context": f"/r/{subreddit}/comments/{link}/a_thread/{comment_id}/?context=3",
             },
         )
+
+    def delete(self, fullname: str) -> None:
+        """The author deleted the comment: it leaves the inbox."""
+        self.inbox = [item for item in self.inbox if item.fullname != fullname]
 
     def unread(self) -> list[str]:
         return [item.fullname for item in self.inbox if item.data.get("new")]
@@ -177,6 +188,21 @@ class RedditFake(FakeServer):
         if request.query.get("mark", "true").lower() == "true":
             for item in page:
                 item.data["new"] = False
+        return web.json_response(_listing([(i.kind, i.data) for i in page], bool(rest)))
+
+    async def _inbox(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._unauthorized()
+        items = sorted(self.inbox, key=lambda i: _number(i.data.get("created_utc")), reverse=True)
+        items = items[: self.listing_cap]
+        names = [i.fullname for i in items]
+        after, before = request.query.get("after"), request.query.get("before")
+        if after:
+            items = items[names.index(after) + 1 :] if after in names else []
+        elif before:
+            items = items[: names.index(before)] if before in names else []
+        limit = int(request.query.get("limit", "25"))
+        page, rest = (items[-limit:], []) if before else (items[:limit], items[limit:])
         return web.json_response(_listing([(i.kind, i.data) for i in page], bool(rest)))
 
     async def _read(self, request: web.Request) -> web.Response:

@@ -7,20 +7,18 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.atproto import record_key
-from adapters.bluesky import BlueskySettings, BlueskySource
-from adapters.http import HttpClient
+from adapters.bluesky import BlueskySource
 from bot.domain import Mention
 from bot.errors import ReplyTooLong, SourceError
 from tests.adapters.fakes.bluesky_fake import BlueskyFake
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "bluesky"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "bluesky"
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -28,90 +26,9 @@ def fixture(name: str) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[BlueskyFake]:
-    server = BlueskyFake()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def make(fake: BlueskyFake) -> AsyncIterator[Any]:
-    opened: list[BlueskySource] = []
-
-    def build(
-        password: str = "app-pass", base_url: str = "", page_size: int = 3, max_pages: int = 10
-    ) -> BlueskySource:
-        settings = BlueskySettings(
-            name="bsky-main",
-            type="bluesky",
-            base_url=base_url or fake.url,
-            handle="brand.bsky.social",
-            app_password=password,
-            page_size=page_size,
-            max_pages=max_pages,
-        )
-        http = HttpClient(settings.base_url, label="bluesky test", backoff=0.01, timeout=5)
-        source = BlueskySource(settings, http=http)
-        opened.append(source)
-        return source
-
-    yield build
-    for source in opened:
-        await source.close()
-
-
 async def one(source: BlueskySource) -> Mention:
     (mention,) = (await source.fetch(None)).mentions
     return mention
-
-
-async def test_first_and_incremental_polls_have_no_gaps_or_repeats(
-    fake: BlueskyFake, make: Any
-) -> None:
-    who = fake.user("ana")
-    source = make(page_size=5)
-    first = [fake.add_post(who, f"@brand.bsky.social q{i}")["uri"] for i in range(2)]
-    batch = await source.fetch(None)
-    assert [m.external_id for m in batch.mentions] == first
-
-    again = await source.fetch(batch.cursor)
-    assert again.mentions == [] and again.cursor == batch.cursor
-
-    later = [fake.add_post(who, f"@brand.bsky.social more {i}")["uri"] for i in range(7)]
-    paged = make(page_size=3)
-    incremental = await paged.fetch(batch.cursor)
-    assert [m.external_id for m in incremental.mentions] == later
-    assert incremental.more is False
-    cursors = [
-        c.param("cursor") for c in fake.calls("/xrpc/app.bsky.notification.listNotifications")
-    ]
-    assert cursors[-3:] == [None, cursors[-2], cursors[-1]] and cursors[-1] is not None
-
-
-async def test_items_indexed_at_the_same_instant_are_neither_lost_nor_repeated(
-    fake: BlueskyFake, make: Any
-) -> None:
-    who = fake.user("ana")
-    source = make()
-    a = fake.add_post(who, "@brand.bsky.social a")["uri"]
-    batch = await source.fetch(None)
-    b = fake.add_post(who, "@brand.bsky.social b", same_time=True)["uri"]
-    second = await source.fetch(batch.cursor)
-    assert [m.external_id for m in batch.mentions] == [a]
-    assert [m.external_id for m in second.mentions] == [b]
-    assert (await source.fetch(second.cursor)).mentions == []
-
-
-async def test_restart_resumes_from_the_stored_cursor(fake: BlueskyFake, make: Any) -> None:
-    who = fake.user("ana")
-    fake.add_post(who, "@brand.bsky.social one")
-    stored = (await make().fetch(None)).cursor
-    new = fake.add_post(who, "@brand.bsky.social two")["uri"]
-    batch = await make().fetch(stored)
-    assert [m.external_id for m in batch.mentions] == [new]
-    assert len(fake.calls("/xrpc/com.atproto.server.createSession")) == 2
 
 
 async def test_real_payloads_become_mentions(fake: BlueskyFake, make: Any) -> None:
