@@ -320,6 +320,8 @@ class Switchboard:
                 sources[health.name] = f"rate limited, slowing down: {health.last_error}"
             else:
                 sources[health.name] = "ok"
+            if health.detail:  # reordering seen, or items the network no longer serves
+                sources[health.name] += f" ({health.detail})"
         report["sources"] = sources
         lanes = self.dispatcher.health()
         report["surfaces"] = lanes

@@ -66,6 +66,18 @@ async def metrics(request: web.Request) -> web.Response:
         "# TYPE switchboard_source_failing gauge",
     ]
     lines += [f'switchboard_source_failing{{source="{h.name}"}} {int(h.failing)}' for h in health]
+    lines += [
+        "# HELP switchboard_source_late_total Mentions found only by re-reading the window behind"
+        " the cursor (the network delivered them out of order).",
+        "# TYPE switchboard_source_late_total counter",
+    ]
+    lines += [f'switchboard_source_late_total{{source="{h.name}"}} {h.late}' for h in health]
+    lines += [
+        "# HELP switchboard_source_unread_total Items a source could not read (beyond its"
+        " backfill horizon, or no longer served by the network).",
+        "# TYPE switchboard_source_unread_total counter",
+    ]
+    lines += [f'switchboard_source_unread_total{{source="{h.name}"}} {h.unread}' for h in health]
     lines += request.app[METRICS_KEY].lines()
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
 
