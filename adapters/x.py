@@ -27,6 +27,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -43,6 +44,7 @@ from adapters.support import (
     parse_time,
     text_field,
 )
+from adapters.window import WalkCursor, Window, WindowSettings, newest, report_walk, walk_back
 from adapters.x_auth import XTokenRefused, XUserAuth
 from adapters.x_length import x_weighted_length
 from bot.domain import Author, Mention, ReplyResult
@@ -56,6 +58,8 @@ log = logging.getLogger(__name__)
 
 LIMIT = 280
 WEB = "https://x.com"
+SNOWFLAKE_EPOCH_MS = 1288834974657
+"""X ids count milliseconds from here (2010-11-04), shifted left 22 bits."""
 TWEET_FIELDS = "created_at,conversation_id,author_id,in_reply_to_user_id,referenced_tweets,entities"
 DUPLICATE = "X refused this reply as a duplicate of an earlier post"
 NOT_TRIED = (
@@ -65,7 +69,7 @@ NOT_TRIED = (
 T = TypeVar("T")
 
 
-class XSettings(SourceSettings):
+class XSettings(WindowSettings):
     """``type: x``."""
 
     base_url: str = "https://api.x.com"
@@ -110,6 +114,7 @@ class XSource:
         self.settings = settings
         self.name = settings.name
         self.poll_interval = settings.poll_interval
+        self.clock = clock
         self.base_url = settings.base_url.rstrip("/")
         self.label = source_label(self.network, settings.name)
         self.http = http or HttpClient(self.base_url, label=self.label)
@@ -173,48 +178,76 @@ class XSource:
         return self.user_id
 
     async def fetch(self, cursor: str | None) -> Batch:
+        """Mentions newest first, read down to ``overlap`` behind the newest already read (X
+        lists by id, and a post can become visible after a newer one was read), after a long
+        stop page by page over several polls, never past the backfill horizon."""
         if self.auth is not None:
             await self.auth.keep_fresh()
         me = await self._me()
-        tweets: list[Any] = []
         users: dict[str, dict[str, Any]] = {}
-        token: str | None = None
-        for _ in range(self.settings.max_pages if cursor else 1):
-            params: dict[str, str | int] = {
-                "max_results": self.settings.page_size,
-                "expansions": "author_id",
-                "tweet.fields": TWEET_FIELDS,
-                "user.fields": "username,name",
-            }
-            if cursor:
-                params["since_id"] = cursor
-            if token:
-                params["pagination_token"] = token
-            page = await self.http.get_json(
-                f"/2/users/{me}/mentions", params=params, headers=self._read
-            )
-            if not isinstance(page, dict):
-                raise SourceError(f"{self.label}: mentions answer is not an object")
-            data = page.get("data") or []
-            tweets += data if isinstance(data, list) else []
-            for user in (page.get("includes") or {}).get("users") or []:
-                if isinstance(user, dict) and user.get("id"):
-                    users[str(user["id"])] = user
-            token = (page.get("meta") or {}).get("next_token")
-            if not token or not data:
-                break
-        else:
-            if token and cursor:
-                log.warning(
-                    "%s: more than %d pages of mentions since the last poll; older "
-                    "ones were not fetched",
-                    self.label,
-                    self.settings.max_pages,
-                )
-        ids = [
-            str(t["id"]) for t in tweets if isinstance(t, dict) and str(t.get("id", "")).isdigit()
-        ]
-        newest = max([int(i) for i in ids] + ([int(cursor)] if cursor else []), default=None)
+
+        async def page(token: str | None) -> tuple[list[Any], str | None]:
+            return await self._page(me, token, users)
+
+        if not cursor:  # the first poll takes the newest page only
+            tweets, _ = await page(None)
+            raw, ids = newest(tweets, _created, _id, None, frozenset())
+            first = WalkCursor(raw, ids).dump() if raw else None
+            return Batch(self._mentions(tweets, users, me), first)
+        state = self._state(cursor)
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        window = Window.of(state.at, now, self.settings)
+        walk = await walk_back(page, state.resume, window, _created, self.settings.max_pages, state)
+        report_walk(log, self.label, walk, self.settings)
+        return Batch(
+            self._mentions(walk.items, users, me),
+            state.after(walk, _created, _id).dump(),
+            walk.resume is not None,
+            late=state.late(walk, _created, _id),
+            unread=walk.unread,
+        )
+
+    def _state(self, cursor: str) -> WalkCursor:
+        """The stored cursor; an older release's bare ``since_id`` becomes a window at the time
+        that id was made (X ids are snowflakes: milliseconds since X's epoch, shifted 22 bits)."""
+        if cursor.startswith("{"):
+            try:
+                return WalkCursor.load(cursor)
+            except SourceError as exc:
+                raise SourceError(f"{self.label}: {exc}") from exc
+        if not cursor.isdigit():
+            raise SourceError(f"{self.label}: stored cursor {cursor[:40]!r} is not ours")
+        made = datetime.fromtimestamp(((int(cursor) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000, UTC)
+        return WalkCursor(made.isoformat(), frozenset({cursor}))
+
+    async def _page(
+        self, me: str, token: str | None, users: dict[str, dict[str, Any]]
+    ) -> tuple[list[Any], str | None]:
+        """One page of mentions, newest first, at ``token``; its authors go into ``users``."""
+        params: dict[str, str | int] = {
+            "max_results": self.settings.page_size,
+            "expansions": "author_id",
+            "tweet.fields": TWEET_FIELDS,
+            "user.fields": "username,name",
+        }
+        if token:
+            params["pagination_token"] = token
+        answer = await self.http.get_json(
+            f"/2/users/{me}/mentions", params=params, headers=self._read
+        )
+        if not isinstance(answer, dict):
+            raise SourceError(f"{self.label}: mentions answer is not an object")
+        data = answer.get("data") or []
+        tweets = [t for t in data if isinstance(t, dict)] if isinstance(data, list) else []
+        for user in (answer.get("includes") or {}).get("users") or []:
+            if isinstance(user, dict) and user.get("id"):
+                users[str(user["id"])] = user
+        following = (answer.get("meta") or {}).get("next_token")
+        return tweets, str(following) if following and tweets else None
+
+    def _mentions(
+        self, tweets: list[Any], users: dict[str, dict[str, Any]], me: str
+    ) -> list[Mention]:
         mentions: dict[str, Mention] = {}
         for tweet in sorted(tweets, key=_order):
             try:
@@ -224,7 +257,7 @@ class XSource:
                 continue
             if mention is not None:
                 mentions.setdefault(mention.external_id, mention)
-        return Batch(list(mentions.values()), str(newest) if newest else cursor, False)
+        return list(mentions.values())
 
     def _mention(self, tweet: Any, users: dict[str, dict[str, Any]], me: str) -> Mention | None:
         tweet_id = text_field(tweet, "id")
@@ -364,6 +397,17 @@ class XSource:
 
     async def close(self) -> None:
         await self.http.close()
+
+
+def _created(tweet: Any) -> datetime | None:
+    try:
+        return parse_time(tweet["created_at"])
+    except MALFORMED:
+        return None
+
+
+def _id(tweet: Any) -> str:
+    return str(tweet.get("id", "")) if isinstance(tweet, dict) else ""
 
 
 def _order(tweet: Any) -> int:

@@ -101,15 +101,16 @@ class Ingestor:
         store = self.store
         cursor = await store.get_cursor(source.name)
         batch = await source.fetch(cursor)
-        late = 0
+        late = stored = 0
         for mention in batch.mentions:
             outcome = await self.threads.ingest(mention)
             fresh = outcome is not None and outcome.status is not IngestStatus.DUPLICATE
+            stored += fresh  # a window read again hands back what is stored already
             late += fresh and mention.external_id in batch.late
         if batch.cursor != cursor:
             await store.set_cursor(source.name, batch.cursor)
         health = self.health[source.name]
-        health.stored += len(batch.mentions)
+        health.stored += stored
         health.late += late
         health.unread += batch.unread
         health.failures = 0

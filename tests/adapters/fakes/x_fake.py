@@ -81,7 +81,8 @@ class XFake(FakeServer):
         self.lose_next_post_answer = False
         self.rate_remaining: int | None = None
         self._ids = itertools.count(1_790_000_000_000_000_000, 1_000)
-        self._clock = datetime(2024, 5, 9, 9, 0, tzinfo=UTC)
+        self._clock = datetime.fromtimestamp(clock(), UTC) - timedelta(hours=2)
+        """When the next post is made (each one 20 s after the one before)."""
         r = self.app.router
         r.add_get("/2/users/me", self._users_me)
         r.add_get("/2/users/{id}/mentions", self._mentions)
@@ -105,8 +106,15 @@ class XFake(FakeServer):
         return user
 
     def add_tweet(
-        self, author: dict[str, Any], text: str, *, reply_to: dict[str, Any] | None = None
+        self,
+        author: dict[str, Any],
+        text: str,
+        *,
+        reply_to: dict[str, Any] | None = None,
+        visible: bool = True,
     ) -> dict[str, Any]:
+        """A post (a mention when it names @brand). ``visible=False``: X has made it (its id
+        and time are taken now) but its mentions timeline lists it only after ``reveal``."""
         tweet_id = str(next(self._ids))
         self._clock += timedelta(seconds=20)
         tweet: dict[str, Any] = {
@@ -121,9 +129,13 @@ class XFake(FakeServer):
             tweet["in_reply_to_user_id"] = reply_to["author_id"]
             tweet["referenced_tweets"] = [{"type": "replied_to", "id": reply_to["id"]}]
         self.tweets[tweet_id] = tweet
-        if "@brand" in text:
+        if "@brand" in text and visible:
             self.mention_ids.append(tweet_id)
         return tweet
+
+    def reveal(self, tweet: dict[str, Any]) -> None:
+        """A post indexed late: the timeline lists it from now on, by its (older) id."""
+        self.mention_ids.append(str(tweet["id"]))
 
     def add_page(self, page: dict[str, Any]) -> None:
         """Load a recorded mentions response: its posts become mentions of us."""
