@@ -81,7 +81,12 @@ class Switchboard:
         self.drafts = DraftService(self.threads, self.replies, self.store)
         lease = self.config.server.lease_seconds
         self.dispatcher = CardDispatcher(
-            self.store, self.config.departments, self.surfaces, by_name, lease_seconds=lease
+            self.store,
+            self.config.departments,
+            self.surfaces,
+            by_name,
+            lease_seconds=lease,
+            storm=self.config.storm,
         )
         self.desk = Desk(
             self.threads, self.replies, self.drafts, self.store, self.dispatcher.render, self.store
