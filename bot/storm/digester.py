@@ -188,7 +188,9 @@ class Digester:
         busy = await self._post_notices(chan)
         surface, name = chan.surface, chan.channel
         current = await self.book.current(surface.name, name)
-        low = chan.settled if chan.settled is not None else max(0, current - 1)
+        if chan.settled is None:
+            chan.settled = chan.storm.first_digest if chan.storm else max(0, current - 1)
+        low = min(chan.settled, current)
         keys = [digest_key(surface.name, name, n) for n in range(low, current + 1)]
         prefix = f"{surface.name}:{name}:"
         keys += sorted(k for k in self._stale if k.startswith(prefix) and k not in keys)
@@ -221,7 +223,7 @@ class Digester:
                 return None
             await surface.update_digest(ref, digest)
         else:
-            if digest.full and (chan.settled is None or digest.number >= chan.settled):
+            if digest.full and chan.settled == digest.number:
                 chan.settled = digest.number + 1
             return True
         await self.book.set_shown(key, state)

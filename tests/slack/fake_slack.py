@@ -280,7 +280,7 @@ class FakeSlack(SlackMethods, LoopbackServer):
             headers = {"Retry-After": str(max(1, math.ceil(wait)))}
             body = {"ok": False, "error": "ratelimited"}
             return web.json_response(body, status=429, headers=headers)
-        if _characters(decoded(params.get("blocks"))) > BLOCKS_CHARACTERS:
+        if blocks_characters(decoded(params.get("blocks"))) > BLOCKS_CHARACTERS:
             return web.json_response({"ok": False, "error": "msg_blocks_too_long"})
         try:
             answer = handler(params)
@@ -289,13 +289,13 @@ class FakeSlack(SlackMethods, LoopbackServer):
         return web.json_response({"ok": True, **answer})
 
 
-def _characters(value: Any) -> int:
+def blocks_characters(value: Any) -> int:
     """Characters of text, values and URLs in a block structure (Slack's size measure)."""
     if isinstance(value, list):
-        return sum(_characters(v) for v in value)
+        return sum(blocks_characters(v) for v in value)
     if isinstance(value, dict):
         own = sum(
             len(v) for k, v in value.items() if k in ("text", "value", "url") and isinstance(v, str)
         )
-        return own + sum(_characters(v) for v in value.values() if isinstance(v, dict | list))
+        return own + sum(blocks_characters(v) for v in value.values() if isinstance(v, dict | list))
     return 0

@@ -40,10 +40,11 @@ def network_name(network: str) -> str:
 
 def line_text(line: DigestLine, digest: Digest) -> str:
     """One thread, escaped: `T-n` network · handle — start of the text · link · age."""
-    handle = fit(line.author_handle, HANDLE, mrkdwn)[0] if line.author_handle else "?"
+    who = " ".join(line.author_handle.split())
+    handle = fit(who, HANDLE, mrkdwn)[0] if who else "?"
     words = " ".join(line.text.split())
     url = safe_url(line.permalink)
-    shown = f" · {link(url, 'original')}" if url and len(url) <= LINK_URL else ""
+    shown = f" · {link(url, 'open the original')}" if url and len(url) <= LINK_URL else ""
     tail = f"{shown} · {age(line.arrived, digest.now)}"
     if line.carded:
         tail += f" · *{CARDED}*"
@@ -55,7 +56,8 @@ def line_text(line: DigestLine, digest: Digest) -> str:
 
 
 def claim_option(line: DigestLine) -> dict[str, Any]:
-    label = fit(f"{line.short_id} · {line.author_handle}", OPTION, plain)[0]
+    who = " ".join(line.author_handle.split())
+    label = fit(f"{line.short_id} · {who}", OPTION, plain)[0]
     return {
         "text": text_obj(label, "plain_text"),
         "value": Action(Verb.CLAIM, line.thread_id).encode(),
