@@ -225,6 +225,8 @@ class CardDispatcher:
         lane = self._lanes.get(surface.name)
         if lane is None:
             lane = self._lanes[surface.name] = _Lane(surface)
+            if isinstance(surface, DigestSurface):
+                surface.share_turns(self.digests.turns)
         return lane
 
     async def _claim(self) -> int:

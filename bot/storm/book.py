@@ -189,7 +189,22 @@ class DigestBook:
             STORM_STATE, f"ended:{surface}:{channel}:{number}", "1", ttl=STORM_TTL
         )
 
-    async def turn(self, name: str, holder: str, seconds: float) -> bool:
-        """A shared turn (``update:slack``, ``post:slack:C1``): at most one holder per
-        ``seconds`` across every replica."""
-        return await self.kv.kv_put_if_absent(STORM_STATE, f"slot:{name}", holder, ttl=seconds)
+
+class SharedTurns:
+    """``bot.storm.ports.Turns`` in the key-value port (``slot:<name>`` in ``STORM_STATE``)."""
+
+    def __init__(self, kv: KeyValue, holder: str) -> None:
+        self.kv = kv
+        self.holder = holder
+
+    async def take(self, name: str, seconds: float) -> bool:
+        return await self.kv.kv_put_if_absent(STORM_STATE, f"slot:{name}", self.holder, ttl=seconds)
+
+    async def hold(self, name: str, seconds: float) -> None:
+        await self.kv.kv_put(STORM_STATE, f"slot:{name}", self.holder, ttl=seconds)
+
+    async def free(self, name: str) -> bool:
+        return await self.kv.kv_get(STORM_STATE, f"slot:{name}") is None
+
+    async def release(self, name: str) -> None:
+        await self.kv.kv_delete(STORM_STATE, f"slot:{name}")

@@ -32,7 +32,7 @@ from bot.domain import CardRef, Mention, Thread, utcnow
 from bot.outage import StoreOutage
 from bot.postclaims import PostClaims
 from bot.storage import KeyValue
-from bot.storm.book import DigestBook, StormRecord, digest_key
+from bot.storm.book import DigestBook, SharedTurns, StormRecord, digest_key
 from bot.storm.gauge import StormGauge
 from bot.storm.ports import Digest, DigestLine, DigestSurface, StormNotice
 from bot.storm.settings import StormSettings
@@ -85,6 +85,8 @@ class Digester:
         self.sleep = sleep
         self.tick = tick
         self.holder = holder or uuid.uuid4().hex
+        self.turns = SharedTurns(store, self.holder)
+        """Posting and editing turns shared with the other replicas."""
         self.delay = settings.delay.total_seconds()
         self.window = settings.window.total_seconds()
         self._channels: dict[tuple[str, str], _Channel] = {}
@@ -212,14 +214,11 @@ class Digester:
         ref = await self.book.ref(key)
         surface = chan.surface
         if ref is None:
-            turn = f"post:{surface.name}:{chan.channel}"
-            if not await self.book.turn(turn, self.holder, surface.pace()):
+            if not await self.turns.free(f"post:{surface.name}:{chan.channel}"):
                 return None
             ref = await self._post_digest(chan, digest)
         elif await self.book.shown(key) != state:
-            if not await self.book.turn(
-                f"update:{surface.name}", self.holder, self.settings.update_interval
-            ):
+            if not await self.turns.take(f"update:{surface.name}", self.settings.update_interval):
                 return None
             await surface.update_digest(ref, digest)
         else:
@@ -308,9 +307,7 @@ class Digester:
         while chan.notices:
             notice = chan.notices[0]
             surface = chan.surface
-            if not await self.book.turn(
-                f"post:{surface.name}:{chan.channel}", self.holder, surface.pace()
-            ):
+            if not await self.turns.free(f"post:{surface.name}:{chan.channel}"):
                 return True
             claim = await self.claims.take(f"notice:{notice.key}")
             if claim is not None:

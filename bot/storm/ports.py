@@ -96,6 +96,25 @@ class StormNotice:
     """End: digest threads nobody has acted on yet."""
 
 
+class Turns(Protocol):
+    """Turns shared by every replica (in the store): at most one holder of a name at a time.
+
+    A surface takes ``post:<surface>:<channel>`` before each message to a channel and holds
+    it for the channel's pace after Slack answered, so replicas together keep the rate."""
+
+    async def take(self, name: str, seconds: float) -> bool:
+        """The turn ``name`` for at most ``seconds``, unless another holder has it."""
+
+    async def hold(self, name: str, seconds: float) -> None:
+        """Keep (or take) the turn ``name`` for ``seconds`` from now."""
+
+    async def free(self, name: str) -> bool:
+        """Whether nobody holds ``name`` right now."""
+
+    async def release(self, name: str) -> None:
+        """Give the turn ``name`` back (nothing was posted)."""
+
+
 @runtime_checkable
 class DigestSurface(Protocol):
     """A surface that can show a storm: digests updated in place and storm notices.
@@ -109,6 +128,9 @@ class DigestSurface(Protocol):
 
     def pace(self) -> float:
         """Seconds between two messages to one channel (the platform's rate)."""
+
+    def share_turns(self, turns: Turns) -> None:
+        """Pace every message to a channel with the other replicas through ``turns``."""
 
     async def post_digest(self, channel: str, digest: Digest) -> CardRef: ...
 

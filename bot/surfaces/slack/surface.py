@@ -30,7 +30,7 @@ from bot.config import Config, Department, SlackSettings
 from bot.domain import CardRef, Person
 from bot.errors import ConfigError
 from bot.ports import Card
-from bot.storm.ports import Digest, StormNotice
+from bot.storm.ports import Digest, StormNotice, Turns
 from bot.surfaces.slack.blocks import ACTIVITY_EVENT, CARD_EVENT, card_message, text_obj
 from bot.surfaces.slack.digest import DIGEST_EVENT, digest_message, notice_text
 from bot.surfaces.slack.escape import SECTION_TEXT, fit, mrkdwn
@@ -167,6 +167,9 @@ class SlackSurface:
     def pace(self) -> float:
         """Seconds between two messages to one channel (the Web API client's pacer)."""
         return self.api.pacer.interval
+
+    def share_turns(self, turns: Turns) -> None:
+        self.api.turns = turns
 
     async def post_digest(self, channel: str, digest: Digest) -> CardRef:
         channel_id = await self.resolve_channel(channel)
