@@ -94,9 +94,18 @@ class Rig:
                 replica.task = asyncio.create_task(replica.dispatcher.run(replica.stop))
 
     async def stop(self) -> None:
+        """Stop every dispatcher: virtual time goes on until their lanes have let go."""
         for replica in self.replicas:
             replica.stop.set()
-        await asyncio.gather(*(r.task for r in self.replicas if r.task is not None))
+        tasks = [r.task for r in self.replicas if r.task is not None]
+        for _ in range(200):
+            if all(task.done() for task in tasks):
+                break
+            await self.time.advance(1.0)
+            await asyncio.sleep(0.01)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for replica in self.replicas:
             await replica.board.stop()
 
