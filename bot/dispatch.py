@@ -7,6 +7,14 @@ moves on. An item is acked once every lane has done its part, so one surface's r
 or outage never stalls another surface's cards, while each surface still sees a thread's
 updates in order.
 
+- Priority: items of threads people act on (claim, reply, transfer, …) are worked before the
+  rest, each with its thread's earlier waiting items, so a thread's items stay in order
+  (``bot.lanes``).
+- Storms: before the first card of a new thread, a surface that can show digests
+  (``bot.storm.ports.DigestSurface``) asks ``digests`` (``bot.storm.digester``) whether its
+  channel is in a storm; then the thread becomes a digest line instead (store only, fast).
+  A digest thread gets its card with the first item of someone acting on it; its line says
+  so. Follow-ups and timers leave it in the digest.
 - Rate limits: a surface call that raises an error with ``retry_after`` (``SlackCallError``,
   ``TeamsApiError``) pauses that lane for that long and the same item is retried; nothing else
   waits for it.
