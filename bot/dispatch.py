@@ -405,7 +405,8 @@ class CardDispatcher:
                         if task is None or task.done():
                             workers[surface.name] = asyncio.create_task(self._work(lane, stop))
                     digests = workers.get(" digests")
-                    if digests is None or digests.done():
+                    shows = any(isinstance(s, DigestSurface) for s in self.surfaces)
+                    if shows and (digests is None or digests.done()):
                         runner = self.digests.run(self.surfaces, stop)
                         workers[" digests"] = asyncio.create_task(runner)
                     await self._ack_finished()

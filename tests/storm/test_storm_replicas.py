@@ -40,6 +40,7 @@ async def test_two_replicas_post_each_digest_once(rig: Rig) -> None:
     await rig.flood(first, 60)
     await rig.flood(second, 60, start=60)
     await rig.until(lambda: len(rig.cards()) + len(rig.digest_lines()) == 120, tick=0.05)
+    await rig.until(lambda: len(rig.notices()) >= 1, tick=0.25)
     keys = Counter(m["metadata"]["event_payload"]["key"] for m in rig.digests())
     assert keys and set(keys.values()) == {1}, f"a digest posted twice: {keys}"
     lines = rig.digest_lines()
