@@ -94,6 +94,7 @@ class Switchboard:
             by_name,
             clock=self.clock,  # cards say ages and clocks as of the board's time
             lease_seconds=lease,
+            storm=self.config.storm,
         )
         self.desk = Desk(
             self.threads, self.replies, self.drafts, self.store, self.dispatcher.render, self.store

@@ -32,6 +32,7 @@ from bot.sla.settings import (
     build_policy,
 )
 from bot.store.keys import check_prefix, split_prefix
+from bot.storm.settings import StormSettings
 from bot.teams_config import TeamsSettings
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -201,6 +202,7 @@ class Config(Section):
     sources: tuple[dict[str, Any], ...] = ()
     routing: RoutingSettings = RoutingSettings()
     sla: SlaDefaults = SlaDefaults()
+    storm: StormSettings = StormSettings()
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:

@@ -7,6 +7,14 @@ moves on. An item is acked once every lane has done its part, so one surface's r
 or outage never stalls another surface's cards, while each surface still sees a thread's
 updates in order.
 
+- Priority: items of threads people act on (claim, reply, transfer, …) are worked before the
+  rest, each with its thread's earlier waiting items, so a thread's items stay in order
+  (``bot.lanes``).
+- Storms: before the first card of a new thread, a surface that can show digests
+  (``bot.storm.ports.DigestSurface``) asks ``digests`` (``bot.storm.digester``) whether its
+  channel is in a storm; then the thread becomes a digest line instead (store only, fast).
+  A digest thread gets its card with the first item of someone acting on it; its line says
+  so. Follow-ups and timers leave it in the digest.
 - Rate limits: a surface call that raises an error with ``retry_after`` (``SlackCallError``,
   ``TeamsApiError``) pauses that lane for that long and the same item is retried; nothing else
   waits for it.
@@ -39,20 +47,26 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.aio import Clock, Sleep, sleep_or_event
 from bot.cards import history_line, render_card
 from bot.config import Department
 from bot.domain import AuditEvent, CardRef, EventKind, OutboxItem, Thread, utcnow
+from bot.lanes import NOT_ACTED
+from bot.lanes import Entry as _Entry
+from bot.lanes import Lane as _Lane
 from bot.outage import StoreOutage, store_error
 from bot.ports import Card, Source, Surface
 from bot.postclaims import PostClaims, PostOnce
 from bot.store import Store
+from bot.storm.digester import Digester
+from bot.storm.ports import DigestSurface
+from bot.storm.settings import StormSettings
 
 log = logging.getLogger(__name__)
 MOVES = (EventKind.TRANSFERRED, EventKind.SENT_BACK)
+
 QUIET = (EventKind.OPENED,)
 
 
@@ -64,28 +78,6 @@ def retry_after_of(exc: BaseException) -> float | None:
     """The ``retry_after`` seconds a rate-limit error carries, else None."""
     value = getattr(exc, "retry_after", None)
     return max(0.0, float(value)) if isinstance(value, int | float) else None
-
-
-@dataclass(eq=False)
-class _Entry:
-    item: OutboxItem
-    waiting: set[str]
-    set_aside: bool = False
-
-
-@dataclass(eq=False)
-class _Lane:
-    surface: Surface
-    queue: deque[_Entry] = field(default_factory=deque)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    paused_until: float = 0.0
-    rate_limited: bool = False
-    attempts: int = 0
-    error: str = ""
-    outage: StoreOutage = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.outage = StoreOutage(log, f"{self.surface.name} cards")
 
 
 class CardDispatcher:
@@ -107,6 +99,7 @@ class CardDispatcher:
         first_backoff: float = 1.0,
         max_backoff: float = 60.0,
         claim_seconds: float | None = None,
+        storm: StormSettings | None = None,
     ) -> None:
         self.store = store
         self.departments = {d.name: d for d in departments}
@@ -123,6 +116,17 @@ class CardDispatcher:
         claims = PostClaims(store, claim_seconds or lease_seconds, sleep)
         self.once = PostOnce(store, claims)
         """Posts each card and activity line once across every replica."""
+        self.digests = Digester(
+            store,
+            departments,
+            storm or StormSettings(),
+            claims,
+            self._queued,
+            clock=clock,
+            monotonic=monotonic,
+            sleep=sleep,
+        )
+        """Storm mode: new threads as digest lines while a channel cannot keep up."""
         self._lanes: dict[str, _Lane] = {}
         self._inflight: dict[str, _Entry] = {}
         self._finished: deque[_Entry] = deque()
@@ -161,6 +165,10 @@ class CardDispatcher:
             log.warning("outbox item %s points at nothing; dropped", item.id)
             return
         refs = await self.store.card_refs(thread.id)
+        fresh = card_key(thread, surface) not in refs
+        digest = surface if fresh and isinstance(surface, DigestSurface) else None
+        if digest is not None and await self._in_digest(digest, thread, event):
+            return
         current = await self._sync_current(surface, thread, refs)
         line = history_line(event, self.departments)
         if event.kind in MOVES:
@@ -186,6 +194,28 @@ class CardDispatcher:
             await surface.update_card(ref, card)
         return ref
 
+    async def _in_digest(self, surface: DigestSurface, thread: Thread, event: AuditEvent) -> bool:
+        """True when the thread stays a digest line: new in a storm, or in a digest already
+        and nobody acted on it. A thread someone acts on gets its card (its line says so)."""
+        if event.kind is EventKind.OPENED:
+            return await self.digests.fold(surface, thread, await self.store.mentions(thread.id))
+        placed = await self.digests.placed(surface, thread.id)
+        if placed is None:
+            return False
+        if event.kind in NOT_ACTED:
+            return True
+        await self.digests.carded(placed, thread.id)
+        return False
+
+    def _queued(self, surface: str, channel: str) -> int:
+        """New cards waiting in ``surface``'s lane for ``channel`` (storm detection)."""
+        lane = self._lanes.get(surface)
+        if lane is None or not lane.opens:
+            return 0
+        return sum(
+            count for dept, count in lane.opens.items() if lane.surface.channel_for(dept) == channel
+        )
+
     async def _close_old(
         self,
         surface: Surface,
@@ -207,6 +237,8 @@ class CardDispatcher:
         lane = self._lanes.get(surface.name)
         if lane is None:
             lane = self._lanes[surface.name] = _Lane(surface)
+            if isinstance(surface, DigestSurface):
+                surface.share_turns(self.digests.turns)
         return lane
 
     async def _claim(self) -> int:
@@ -221,17 +253,27 @@ class CardDispatcher:
                 continue  # its lease ran out while a lane still had it; now leased again
             lanes = [self._lane(s) for s in self.surfaces]
             entry = _Entry(item, {lane.surface.name for lane in lanes})
+            await self._classify(entry)
             self._inflight[item.id] = entry
             for lane in lanes:
-                lane.queue.append(entry)
-                lane.wake.set()
+                lane.push(entry)
             if not entry.waiting:
                 self._finished.append(entry)
             new += 1
         return new
 
+    async def _classify(self, entry: _Entry) -> None:
+        """Note the item's event kind and department (lane priority, storm backlog)."""
+        event = await self.store.get_event(entry.item.event_id)
+        if event is None:
+            return
+        entry.kind = event.kind
+        if event.kind is EventKind.OPENED:
+            thread = await self.store.get_thread(entry.item.thread_id)
+            entry.department = thread.department if thread else ""
+
     def _done_on(self, lane: _Lane, entry: _Entry) -> None:
-        lane.queue.popleft()
+        lane.remove(entry)
         entry.waiting.discard(lane.surface.name)
         if not entry.waiting:
             self._finished.append(entry)
@@ -254,7 +296,7 @@ class CardDispatcher:
 
     async def _step(self, lane: _Lane) -> Exception | None:
         """Try the head item once; None when it is done (or the lane was paused for it)."""
-        entry = lane.queue[0]
+        entry = lane.head()
         try:
             await self.process_on(lane.surface, entry.item)
         except asyncio.CancelledError:
@@ -287,7 +329,7 @@ class CardDispatcher:
             if not outage:
                 log.warning("%s card failed (%s); retrying in %.1fs", name, lane.error, backoff)
             return
-        entry = lane.queue[0]
+        entry = lane.head()
         log.log(
             logging.DEBUG if outage else logging.ERROR,
             "%s card for outbox item %s failed %d times (%s); set aside until its lease runs out",
@@ -304,7 +346,7 @@ class CardDispatcher:
     async def _work(self, lane: _Lane, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                if not lane.queue:
+                if not lane:
                     lane.wake.clear()
                     await sleep_or_event(None, stop, lane.wake)
                     continue
@@ -322,16 +364,17 @@ class CardDispatcher:
                 await sleep_or_event(self.first_backoff, stop, sleep=self.sleep)
 
     async def _drain_lane(self, lane: _Lane) -> Exception | None:
-        while lane.queue:
+        while lane:
             wait = lane.paused_until - self.monotonic()
             if wait > 0:
                 await self.sleep(wait)
             failure = await self._step(lane)
             if failure is not None:
                 lane.error = str(failure) or type(failure).__name__
-                while lane.queue:
-                    lane.queue[0].set_aside = True
-                    self._done_on(lane, lane.queue[0])
+                while lane:
+                    head = lane.head()
+                    head.set_aside = True
+                    self._done_on(lane, head)
                 return failure
         return None
 
@@ -349,6 +392,7 @@ class CardDispatcher:
             failure = next((f for f in failures if f is not None), None)
             if failure is not None:
                 raise failure
+            await self.digests.flush(self.surfaces)
             if not new and not acked:
                 return done
 
@@ -364,6 +408,11 @@ class CardDispatcher:
                         task = workers.get(surface.name)
                         if task is None or task.done():
                             workers[surface.name] = asyncio.create_task(self._work(lane, stop))
+                    digests = workers.get(" digests")
+                    shows = any(isinstance(s, DigestSurface) for s in self.surfaces)
+                    if shows and (digests is None or digests.done()):
+                        runner = self.digests.run(self.surfaces, stop)
+                        workers[" digests"] = asyncio.create_task(runner)
                     await self._ack_finished()
                     new = await self._claim()
                     backoff = idle
@@ -402,7 +451,7 @@ class CardDispatcher:
         now = self.monotonic()
         for surface in self.surfaces:
             lane = self._lane(surface)
-            queued = f" ({len(lane.queue)} waiting)" if lane.queue else ""
+            queued = f" ({len(lane)} waiting)" if lane else ""
             if lane.rate_limited and lane.paused_until > now:
                 until = self.clock() + timedelta(seconds=lane.paused_until - now)
                 stamp = until.isoformat(timespec="seconds")
@@ -411,4 +460,9 @@ class CardDispatcher:
                 report[surface.name] = f"failing: {lane.error}{queued}"
             else:
                 report[surface.name] = "ok"
+        storms = [where for where, on in self.digests.storms().items() if on]
+        if self.digests.error:
+            report["digests"] = f"failing: {self.digests.error}"
+        elif storms:
+            report["digests"] = "storm in " + ", ".join(sorted(storms))
         return report

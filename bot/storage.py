@@ -543,3 +543,13 @@ while it posts (expires with the lease), then "done"."""
 POST_TRIED = "dispatch.tried"
 """Card dispatcher: the same keys -> "1" once a replica set out to post (a recovery looks up)."""
 POST_DONE_TTL = 7 * DAY
+STORM_DIGEST = "storm.digest"
+"""Storm digests: ``line:<digest>:<n>`` -> a ``bot.storm.ports.DigestLine`` JSON (the n-th line),
+``mark:<digest>:<n>`` -> a thread id that got its card, ``thread:<surface>:<thread id>`` -> its
+digest, ``current:<surface>:<channel>`` -> the number of the digest being filled,
+``ref:<digest>`` -> the posted ``CardRef`` JSON, ``shown:<digest>`` -> what it shows."""
+STORM_STATE = "storm.state"
+"""Storms: ``alive:<surface>:<channel>`` -> the storm's number while any replica sees one
+(expires when all are calm), ``storm:<surface>:<channel>`` -> its JSON, ``ended:…`` -> "1",
+``slot:…`` -> the replica holding a posting or editing turn."""
+STORM_TTL = 7 * DAY

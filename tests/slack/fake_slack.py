@@ -16,6 +16,9 @@ Use the ``fake_slack`` fixture (``tests/slack/conftest.py``) or::
     fake.rate_limit("chat.postMessage", times=None, retry_after=30)  # until fake.recover()
     fake.fail("chat.update", "message_not_found")  # {"ok": false, "error": ...}
     fake.revoked = True                   # every method answers token_revoked (until False)
+    fake.enforce_rates()                  # Slack's own limits, on the fake's clock:
+                                          # 1 chat.postMessage/s per channel, 50 chat.update/min
+    fake.limited                          # the calls those limits refused (429 + Retry-After)
     await fake.close()
 
 ``FakeSlack`` is a ``tests.adapters.fakes.LoopbackServer`` like the other fakes: its request
@@ -23,13 +26,17 @@ log is ``requests`` (``calls`` reads it as Slack calls) and 429s go through ``th
 Bodies may be form-encoded (JSON-valued fields such as ``blocks`` as strings) or JSON. The
 token comes from ``Authorization: Bearer`` (or a form ``token``); a missing one answers
 ``not_authed`` and a wrong one ``invalid_auth``, with HTTP 200 as Slack does. Blocks are
-checked against Slack's limits and refused with ``invalid_blocks`` like Slack.
+checked against Slack's limits and refused with ``invalid_blocks`` like Slack, and a message
+whose blocks carry more than ``BLOCKS_CHARACTERS`` characters of text, values and URLs with
+``msg_blocks_too_long``.
 Import it relatively inside ``tests/slack`` (``from .fake_slack import FakeSlack``).
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +49,8 @@ from tests.adapters.fakes import Failure, LoopbackServer, Recorded, recorded
 from .fake_methods import Params, SlackError, SlackMethods, decoded
 
 API = "/api/"
+BLOCKS_CHARACTERS = 12_000
+"""Slack refuses a message's blocks past roughly 13,000 characters (``msg_blocks_too_long``)."""
 
 
 @dataclass
@@ -92,6 +101,14 @@ class FakeSlack(SlackMethods, LoopbackServer):
         self.signing_secret = signing_secret
         self.app_token = "xapp-1-A0TEST-1-test"
         """The app-level token ``apps.connections.open`` accepts (Socket Mode)."""
+        self.post_interval: float | None = None
+        """Least seconds between two accepted ``chat.postMessage`` to one channel (None: any)."""
+        self.updates_per_minute: int | None = None
+        """Most ``chat.update`` calls accepted in any 60 seconds (None: any)."""
+        self.limited: list[Call] = []
+        """Calls refused by ``enforce_rates`` (HTTP 429), oldest first."""
+        self._posted_at: dict[str, float] = {}
+        self._updated_at: deque[float] = deque()
         self.app.router.add_route("*", API + "{method}", self._handle)
 
     async def start(self) -> str:
@@ -191,6 +208,31 @@ class FakeSlack(SlackMethods, LoopbackServer):
         body = {"ok": False, "error": "ratelimited"}
         self.throttle(API + method, retry_after, times=times, body=body)
 
+    def enforce_rates(self, *, post_interval: float = 1.0, updates_per_minute: int = 50) -> None:
+        """Refuse, like Slack, a second ``chat.postMessage`` to a channel within
+        ``post_interval`` seconds and ``chat.update`` past ``updates_per_minute`` in any 60
+        seconds: HTTP 429 with ``Retry-After``, on the fake's clock (``clock=``)."""
+        self.post_interval = post_interval
+        self.updates_per_minute = updates_per_minute
+
+    def _rate_limited(self, method: str, params: Params) -> float | None:
+        """Seconds to wait when ``enforce_rates`` refuses this call, else None (counted)."""
+        now = self.request_clock()
+        if method == "chat.postMessage" and self.post_interval is not None:
+            channel = self.find_channel(str(params.get("channel") or ""))
+            where = channel["id"] if channel else str(params.get("channel"))
+            last = self._posted_at.get(where)
+            if last is not None and now - last < self.post_interval - 1e-6:
+                return last + self.post_interval - now
+            self._posted_at[where] = now
+        if method == "chat.update" and self.updates_per_minute is not None:
+            while self._updated_at and self._updated_at[0] <= now - 60:
+                self._updated_at.popleft()
+            if len(self._updated_at) >= self.updates_per_minute:
+                return self._updated_at[0] + 60 - now
+            self._updated_at.append(now)
+        return None
+
     def fail(self, method: str, error: str, *, times: int = 1, **extra: Any) -> None:
         """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``."""
         body = {"ok": False, "error": error, **extra}
@@ -239,8 +281,28 @@ class FakeSlack(SlackMethods, LoopbackServer):
         handler = self.handlers.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
+        wait = self._rate_limited(method, params)
+        if wait is not None:
+            self.limited.append(Call.of(entry))
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+            body = {"ok": False, "error": "ratelimited"}
+            return web.json_response(body, status=429, headers=headers)
+        if blocks_characters(decoded(params.get("blocks"))) > BLOCKS_CHARACTERS:
+            return web.json_response({"ok": False, "error": "msg_blocks_too_long"})
         try:
             answer = handler(params)
         except SlackError as exc:
             return web.json_response({"ok": False, "error": exc.error, **exc.extra})
         return web.json_response({"ok": True, **answer})
+
+
+def blocks_characters(value: Any) -> int:
+    """Characters of text, values and URLs in a block structure (Slack's size measure)."""
+    if isinstance(value, list):
+        return sum(blocks_characters(v) for v in value)
+    if isinstance(value, dict):
+        own = sum(
+            len(v) for k, v in value.items() if k in ("text", "value", "url") and isinstance(v, str)
+        )
+        return own + sum(blocks_characters(v) for v in value.values() if isinstance(v, dict | list))
+    return 0

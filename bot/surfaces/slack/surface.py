@@ -30,7 +30,9 @@ from bot.config import Config, Department, SlackSettings
 from bot.domain import CardRef, Person
 from bot.errors import ConfigError
 from bot.ports import Alert, Card
-from bot.surfaces.slack.blocks import ACTIVITY_EVENT, CARD_EVENT, card_message
+from bot.storm.ports import Digest, StormNotice, Turns
+from bot.surfaces.slack.blocks import ACTIVITY_EVENT, CARD_EVENT, card_message, text_obj
+from bot.surfaces.slack.digest import DIGEST_EVENT, digest_message, notice_text
 from bot.surfaces.slack.escape import SECTION_TEXT, fit, mrkdwn
 from bot.surfaces.slack.webapi import SlackCallError, SlackWebApi
 
@@ -166,6 +168,58 @@ class SlackSurface:
         )
         self._notified.add(key)
 
+    # ---- storms (bot.storm.ports.DigestSurface) ---------------------------------------
+
+    def pace(self) -> float:
+        """Seconds between two messages to one channel (the Web API client's pacer)."""
+        return self.api.pacer.interval
+
+    def share_turns(self, turns: Turns) -> None:
+        self.api.turns = turns
+
+    async def post_digest(self, channel: str, digest: Digest) -> CardRef:
+        channel_id = await self.resolve_channel(channel)
+        data = await self._post_joining(channel_id, **digest_message(digest), **NO_UNFURL)
+        channel_id, ts = str(data["channel"]), str(data["ts"])
+        self._found.setdefault(channel_id, {})[digest.key] = ts
+        return CardRef(
+            surface=self.name,
+            channel=channel_id,
+            message_id=ts,
+            department=digest.department,
+            placement=0,
+        )
+
+    async def update_digest(self, ref: CardRef, digest: Digest) -> None:
+        message = digest_message(digest, with_metadata=False)
+        try:
+            await self.api.call("chat.update", channel=ref.channel, ts=ref.message_id, **message)
+        except SlackCallError as exc:
+            if exc.error not in GONE:
+                raise
+            log.warning("digest %s in %s cannot be updated: %s", ref.message_id, ref.channel, exc)
+
+    async def find_digest(self, channel: str, key: str) -> CardRef | None:
+        """The digest posted under ``key`` (its metadata), from the channel's recent history."""
+        channel_id = await self.resolve_channel(channel)
+        ts = await self._find_posted(channel_id, key)
+        if ts is None:
+            return None
+        return CardRef(
+            surface=self.name, channel=channel_id, message_id=ts, department="", placement=0
+        )
+
+    async def storm_notice(self, channel: str, notice: StormNotice) -> None:
+        channel_id = await self.resolve_channel(channel)
+        text = notice_text(notice)
+        await self._post_joining(
+            channel_id,
+            text=text,
+            blocks=[{"type": "section", "text": text_obj(text)}],
+            metadata={"event_type": ACTIVITY_EVENT, "event_payload": {"key": notice.key}},
+            **NO_UNFURL,
+        )
+
     # ---- for the inbound half ----------------------------------------------------------
 
     async def close(self) -> None:
@@ -289,7 +343,8 @@ class SlackSurface:
                 newest = max(newest, ts, key=_ts_key)
                 meta = message.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
-                if meta.get("event_type") == CARD_EVENT and isinstance(payload.get("key"), str):
+                kind = meta.get("event_type")
+                if kind in (CARD_EVENT, DIGEST_EVENT) and isinstance(payload.get("key"), str):
                     found.setdefault(payload["key"], ts)
             cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
             if not cursor:

@@ -42,6 +42,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.aio import Clock, Sleep
 from bot.errors import SwitchboardError
 from bot.retry_after import parse_retry_after
+from bot.storm.ports import Turns
 
 log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -207,6 +208,9 @@ class SlackWebApi:
             retry_handlers=[_ConnectionRetry(sleep), _RateLimitRetry(max_retries, max_wait, sleep)],
         )
         self.pacer = ChannelPacer(per_channel_interval, clock, sleep)
+        self.sleep = sleep
+        self.turns: Turns | None = None
+        """Set (by the dispatcher): each channel's pace is shared with the other replicas."""
         self.outcome_listeners: list[Callable[[str, str], None]] = []
 
     def _answered(self, method: str, error: str) -> None:
@@ -242,8 +246,49 @@ class SlackWebApi:
         ``max_wait`` raises a rate-limit ``SlackCallError`` at once."""
         try:
             async with self.pacer.slot(channel, self.max_wait):
-                return await self.call("chat.postMessage", channel=channel, **params)
+                await self._take_turn(channel)
+                try:
+                    answer = await self.call("chat.postMessage", channel=channel, **params)
+                except BaseException:
+                    await self._hold_turn(channel, 0.0)
+                    raise
+                await self._hold_turn(channel, self.pacer.interval)
+                return answer
         except ChannelHeld as held:
             raise SlackCallError(
                 "chat.postMessage", RATE_LIMITED, "channel held", retry_after=held.retry_after
             ) from None
+
+    async def _take_turn(self, channel: str) -> None:
+        """Wait for the channel's shared turn (other replicas); ``ChannelHeld`` past
+        ``max_wait``. A store that does not answer leaves only this replica's pacing."""
+        interval = self.pacer.interval
+        if self.turns is None or interval <= 0:
+            return
+        waited = 0.0
+        step = min(interval, 0.25)
+        name = f"post:slack:{channel}"
+        try:
+            while not await self.turns.take(name, 2 * interval + self.max_wait):
+                if waited >= self.max_wait:
+                    raise ChannelHeld(channel, interval)
+                await self.sleep(step)
+                waited += step
+        except ChannelHeld:
+            raise
+        except Exception as exc:
+            log.warning("the shared pace of %s is unknown (%s); pacing alone", channel, exc)
+
+    async def _hold_turn(self, channel: str, seconds: float) -> None:
+        """Keep the turn ``seconds`` from now (the next post comes after Slack's pace), or
+        give it back (0: nothing was posted; this replica's pacer holds a rate-limited one)."""
+        if self.turns is None or self.pacer.interval <= 0:
+            return
+        name = f"post:slack:{channel}"
+        try:
+            if seconds > 0:
+                await self.turns.hold(name, seconds)
+            else:
+                await self.turns.release(name)
+        except Exception as exc:
+            log.warning("the shared pace of %s is unknown (%s); pacing alone", channel, exc)
