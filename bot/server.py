@@ -78,6 +78,17 @@ async def metrics(request: web.Request) -> web.Response:
         "# TYPE switchboard_source_unread_total counter",
     ]
     lines += [f'switchboard_source_unread_total{{source="{h.name}"}} {h.unread}' for h in health]
+    lines += [
+        "# HELP switchboard_source_last_success_timestamp_seconds When the source was last polled"
+        " successfully (Unix time; absent before the first success).",
+        "# TYPE switchboard_source_last_success_timestamp_seconds gauge",
+    ]
+    lines += [
+        f'switchboard_source_last_success_timestamp_seconds{{source="{h.name}"}} '
+        f"{h.last_ok.timestamp():.3f}"
+        for h in health
+        if h.last_ok is not None
+    ]
     lines += request.app[METRICS_KEY].lines()
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
 

@@ -38,4 +38,8 @@ async def test_late_mentions_are_shown_in_readiness_and_metrics(
         metrics = await (await client.get("/metrics")).text()
         assert 'switchboard_source_late_total{source="bsky-main"} 1' in metrics
         assert 'switchboard_source_unread_total{source="bsky-main"} 0' in metrics
+        polled = board.ingestor.health["bsky-main"].last_ok
+        assert polled is not None
+        last = 'switchboard_source_last_success_timestamp_seconds{source="bsky-main"}'
+        assert f"{last} {polled.timestamp():.3f}" in metrics
     await board.store.close()
