@@ -27,7 +27,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -47,10 +47,12 @@ from adapters.support import (
 from adapters.window import WalkCursor, Window, WindowSettings, newest, report_walk, walk_back
 from adapters.x_auth import XTokenRefused, XUserAuth
 from adapters.x_length import x_weighted_length
+from adapters.x_quotes import recent_quotes
 from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReplyTooLong, SourceError
 from bot.naming import source_label
 from bot.ports import Batch, PartHealth, ReplyLimit
+from bot.sla.settings import Duration
 from bot.storage import KeyValue
 from bot.untrusted import safe_url
 
@@ -78,6 +80,12 @@ class XSettings(WindowSettings):
     user_id: str = Field(default="", pattern=r"^[0-9]*$")
     page_size: int = Field(default=100, ge=5, le=100)
     max_pages: int = Field(default=5, ge=1)
+    quotes: bool = True
+    """Read quote posts of our own posts as mentions (also those that do not name us)."""
+    quote_posts: int = Field(default=3, ge=1, le=20)
+    """How many of our newest posts are checked for quotes."""
+    quotes_every: Duration = timedelta(minutes=5)
+    """How often they are checked (each check costs 1 + ``quote_posts`` requests)."""
     refresh_token: SecretStr = SecretStr("")
     """From an authorization with ``offline.access``; only the first of a rotating chain."""
     client_id: str = Field(default="", validate_default=True)
@@ -115,6 +123,8 @@ class XSource:
         self.name = settings.name
         self.poll_interval = settings.poll_interval
         self.clock = clock
+        self._quotes_at: float | None = None
+        """When this process last read quotes of our posts."""
         self.base_url = settings.base_url.rstrip("/")
         self.label = source_label(self.network, settings.name)
         self.http = http or HttpClient(self.base_url, label=self.label)
@@ -193,19 +203,36 @@ class XSource:
             tweets, _ = await page(None)
             raw, ids = newest(tweets, _created, _id, None, frozenset())
             first = WalkCursor(raw, ids).dump() if raw else None
-            return Batch(self._mentions(tweets, users, me), first)
+            quotes = await self._quotes(me, users)
+            return Batch(self._mentions(tweets + quotes, users, me), first)
         state = self._state(cursor)
         now = datetime.fromtimestamp(self.clock(), UTC)
         window = Window.of(state.at, now, self.settings)
         walk = await walk_back(page, state.resume, window, _created, self.settings.max_pages, state)
         report_walk(log, self.label, walk, self.settings)
+        quotes = await self._quotes(me, users)
         return Batch(
-            self._mentions(walk.items, users, me),
+            self._mentions(walk.items + quotes, users, me),
             state.after(walk, _created, _id).dump(),
             walk.resume is not None,
             late=state.late(walk, _created, _id),
             unread=walk.unread,
         )
+
+    async def _quotes(self, me: str, users: dict[str, dict[str, Any]]) -> list[Any]:
+        """Quote posts of our newest posts, when a check is due (``quotes_every``)."""
+        now = self.clock()
+        due = (
+            self._quotes_at is None
+            or now - self._quotes_at >= self.settings.quotes_every.total_seconds()
+        )
+        if not self.settings.quotes or not due:
+            return []
+        found = await recent_quotes(
+            self.http, self._read, me, self.settings.quote_posts, TWEET_FIELDS, users, self.label
+        )
+        self._quotes_at = now
+        return found
 
     def _state(self, cursor: str) -> WalkCursor:
         """The stored cursor; an older release's bare ``since_id`` becomes a window at the time

@@ -100,3 +100,29 @@ async def test_an_older_release_s_since_id_cursor_still_reads_what_came_after(
     assert (await bot.stored())[new["id"]] == 1
     cursor = await store.get_cursor("x-main")
     assert cursor is not None and json.loads(cursor)["ids"] == [new["id"]]
+
+
+async def test_a_quote_of_our_post_is_a_mention_even_when_it_does_not_name_us(
+    backend: Backend, fake: XFake, make: Any
+) -> None:
+    ours = fake.add_tweet(fake.me, "We shipped v2 today")
+    quote = fake.add_tweet(fake.user(3), "this broke my build", quoting=ours)
+    fake.add_tweet(fake.user(4), "unrelated post")
+    bot = ingesting(backend, make())
+    await bot.poll()
+    await bot.poll()  # quotes are checked again only after quotes_every
+    stored = await bot.stored()
+    assert stored == {quote["id"]: 1}
+    assert len(fake.calls(f"/2/tweets/{ours['id']}/quote_tweets")) == 1
+    (thread,) = await bot.store.list_threads()
+    (mention,) = await bot.store.mentions(thread.id)
+    assert mention.text == "this broke my build" and mention.author.handle == "@cust3"
+
+
+async def test_quotes_can_be_left_out(backend: Backend, fake: XFake, make: Any) -> None:
+    ours = fake.add_tweet(fake.me, "We shipped v2 today")
+    fake.add_tweet(fake.user(3), "nice", quoting=ours)
+    bot = ingesting(backend, make(quotes=False))
+    await bot.poll()
+    assert await bot.stored() == {}
+    assert fake.calls(f"/2/tweets/{ours['id']}/quote_tweets") == []

@@ -87,6 +87,7 @@ class XFake(FakeServer):
         r.add_get("/2/users/me", self._users_me)
         r.add_get("/2/users/{id}/mentions", self._mentions)
         r.add_get("/2/users/{id}/tweets", self._timeline)
+        r.add_get("/2/tweets/{id}/quote_tweets", self._quote_tweets)
         r.add_post("/2/tweets", self._post)
         r.add_post("/2/oauth2/token", self._token)
 
@@ -112,6 +113,7 @@ class XFake(FakeServer):
         *,
         reply_to: dict[str, Any] | None = None,
         visible: bool = True,
+        quoting: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A post (a mention when it names @brand). ``visible=False``: X has made it (its id
         and time are taken now) but its mentions timeline lists it only after ``reveal``."""
@@ -128,6 +130,8 @@ class XFake(FakeServer):
         if reply_to is not None:
             tweet["in_reply_to_user_id"] = reply_to["author_id"]
             tweet["referenced_tweets"] = [{"type": "replied_to", "id": reply_to["id"]}]
+        if quoting is not None:  # a quote post: X lists it under the quoted post
+            tweet["referenced_tweets"] = [{"type": "quoted", "id": quoting["id"]}]
         self.tweets[tweet_id] = tweet
         if "@brand" in text and visible:
             self.mention_ids.append(tweet_id)
@@ -220,6 +224,32 @@ class XFake(FakeServer):
             return denied
         user_id = request.match_info["id"]
         ids = [i for i, t in self.tweets.items() if t.get("author_id") == user_id]
+        return self._page(request, ids)
+
+    async def _quote_tweets(self, request: web.Request) -> web.Response:
+        """``GET /2/tweets/:id/quote_tweets``: posts quoting that post, newest first."""
+        denied = self._auth(request, user_context=False)
+        if denied:
+            return denied
+        size = int(request.query.get("max_results", "10"))
+        if not 10 <= size <= 100:
+            return json_error(
+                400,
+                {
+                    "title": "Invalid Request",
+                    "status": 400,
+                    "detail": "max_results must be between 10 and 100",
+                },
+            )
+        quoted = request.match_info["id"]
+        ids = [
+            i
+            for i, t in self.tweets.items()
+            if any(
+                r.get("type") == "quoted" and r.get("id") == quoted
+                for r in t.get("referenced_tweets") or []
+            )
+        ]
         return self._page(request, ids)
 
     async def _token(self, request: web.Request) -> web.Response:
