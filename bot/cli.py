@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import json
 import logging
 import re
 import signal
@@ -24,7 +23,7 @@ from bot.domain import utcnow
 from bot.errors import SwitchboardError
 from bot.findings import Finding, Outcome
 from bot.naming import about_source
-from bot.store import open_store
+from bot.store import Store, open_store
 
 log = logging.getLogger("switchboard")
 
@@ -206,14 +205,46 @@ async def report(
     return 0
 
 
-async def audit(config: Config, since: str | None) -> int:
+async def audit(
+    config: Config,
+    since: str | None,
+    until: str | None,
+    thread: str | None,
+    person: str | None,
+    fmt: str,
+) -> int:
+    """Stream the audit log to stdout (``bot.audit_export``)."""
+    from bot import audit_export
+
     store = open_store(config.store.url, prefix=config.store.prefix)
     try:
-        for event in await store.audit(parse_since(since)):
-            print(json.dumps(event.model_dump(mode="json"), ensure_ascii=False))
+        thread_id = await _thread_id(store, thread) if thread else None
+        stream = audit_export.events(
+            store,
+            parse_since(since),
+            parse_since(until, "--until"),
+            thread_id=thread_id,
+            person=person,
+        )
+        await audit_export.write(stream, sys.stdout, fmt)
     finally:
         await store.close()
     return 0
+
+
+async def _thread_id(store: Store, ref: str) -> str:
+    """The id of thread ``T-1042`` (``1042``, or an id), archived threads included."""
+    number = ref.strip()[2:] if ref.strip()[:2].upper() == "T-" else ref.strip()
+    if number.isdigit():
+        found = await store.get_thread_by_number(int(number))
+        if found is not None:
+            return found.id
+        gone = await store.get_archived_by_number(int(number))
+        if gone is not None:
+            return gone.id
+    elif (by_id := await store.get_thread(ref)) is not None:
+        return by_id.id
+    raise SwitchboardError(f"--thread {ref!r}: no such thread")
 
 
 def logging_options(suppress: bool) -> argparse.ArgumentParser:
@@ -266,8 +297,12 @@ def parser() -> argparse.ArgumentParser:
         "--department", action="append", default=[], help="only this department (repeatable)"
     )
     report_p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    audit_p = sub.add_parser("audit", parents=[common], help="print audit events as JSON lines")
+    audit_p = sub.add_parser("audit", parents=[common], help="stream the audit log")
     audit_p.add_argument("--since", help="ISO time or age such as 2h, 3d")
+    audit_p.add_argument("--until", help="ISO time or age (default: now)")
+    audit_p.add_argument("--thread", help="only this thread's events (T-1042)")
+    audit_p.add_argument("--person", help="only events by this person (id, name or surface:id)")
+    audit_p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     package = sub.add_parser(
         "teams-package", parents=[common], help="build the Teams app package (zip)"
     )
@@ -304,7 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(check(config))
         if args.command == "report":
             return asyncio.run(report(config, args.since, args.until, args.department, args.format))
-        return asyncio.run(audit(config, args.since))
+        return asyncio.run(
+            audit(config, args.since, args.until, args.thread, args.person, args.format)
+        )
     except SwitchboardError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2

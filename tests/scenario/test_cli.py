@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -69,6 +71,33 @@ def test_audit_prints_json_lines(tmp_path: Path) -> None:
     assert [e["kind"] for e in events] == ["opened", "opened", "claimed"]
     assert events[2]["actor"]["name"] == "alice"
     assert run("audit", "--config", str(cfg), "--since", "soon").returncode == 2
+
+
+def test_audit_filters_by_thread_person_and_time_and_writes_csv(tmp_path: Path) -> None:
+    cfg = config(tmp_path, f"sqlite:///{tmp_path}/s.sqlite3")
+    made = subprocess.run(
+        [sys.executable, "-c", AUDIT_SETUP, str(cfg)], capture_output=True, text=True, timeout=60
+    )
+    assert made.returncode == 0, made.stderr
+
+    def kinds(*args: str) -> list[str]:
+        done = run("audit", "--config", str(cfg), *args)
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line)["kind"] for line in done.stdout.splitlines()]
+
+    assert kinds("--thread", "T-1001") == ["opened", "claimed"]
+    assert kinds("--thread", "1002") == ["opened"]
+    assert kinds("--person", "alice") == ["claimed"]
+    assert kinds("--person", "shell:alice", "--thread", "T-1002") == []
+    assert kinds("--until", "2000-01-01T00:00") == []
+    assert kinds("--since", "1h", "--until", "2999-01-01") == ["opened", "opened", "claimed"]
+    table = run("audit", "--config", str(cfg), "--format", "csv")
+    rows = list(csv.reader(io.StringIO(table.stdout)))
+    assert rows[0] == ["at", "id", "thread_id", "kind", "actor", "surface", "data"]
+    assert [r[3] for r in rows[1:]] == ["opened", "opened", "claimed"]
+    assert rows[3][4] == "shell:alice" and json.loads(rows[1][6])["department"]
+    missing = run("audit", "--config", str(cfg), "--thread", "T-9999")
+    assert missing.returncode == 2 and "no such thread" in missing.stderr
 
 
 AUDIT_SETUP = """
