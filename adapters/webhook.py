@@ -201,7 +201,9 @@ class WebhookSource(PushSource):
                 await accept(mention)
             except SwitchboardError as exc:
                 log.error("%s: could not store %s: %s", self.label, mention.external_id, exc)
-                return _error(503, "could not store the mentions; retry later")
+                busy = _error(503, "could not store the mentions; retry later")
+                busy.headers["Retry-After"] = str(RETRY_AFTER)
+                return busy
         return web.json_response({"accepted": len(mentions)}, status=202)
 
     def verify(self, timestamp: str | None, signature: str | None, body: bytes) -> str:
@@ -297,6 +299,10 @@ class WebhookSource(PushSource):
                 f"{self.label}: {url} answered {status} without "
                 f'{{"id": ..., "url": ...}}: {excerpt(text_answer)}'
             ) from exc
+
+
+RETRY_AFTER = 5
+"""Seconds a sender is asked to wait when the store could not take its mentions."""
 
 
 def _error(status: int, reason: str) -> web.Response:

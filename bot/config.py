@@ -100,6 +100,9 @@ class ServerSettings(Section):
     port: int = Field(default=8080, ge=1, le=65535)
     lease_seconds: float = Field(default=15.0, gt=0)
     """How long a dead replica's source polls and card deliveries stay blocked."""
+    hooks_in_flight: int = Field(default=64, ge=1)
+    """Webhook deliveries stored at once; more are answered 503 with ``Retry-After`` (the
+    store is not keeping up) instead of piling up in memory."""
 
     @field_validator("host")
     @classmethod

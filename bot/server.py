@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -15,6 +17,8 @@ from bot.report.metrics import ReportMetrics
 from bot.sla.policy import SlaPolicy
 
 APP_KEY: web.AppKey[Switchboard] = web.AppKey("switchboard", Switchboard)
+HOOK_RETRY = 1
+"""Seconds a webhook sender is asked to wait while too many deliveries are in flight."""
 METRICS_KEY: web.AppKey[ReportMetrics] = web.AppKey("report_metrics", ReportMetrics)
 
 
@@ -89,6 +93,16 @@ async def metrics(request: web.Request) -> web.Response:
         for h in health
         if h.last_ok is not None
     ]
+    lines += [
+        "# HELP switchboard_webhook_requests_total Webhook deliveries, by how they were answered"
+        " (accepted: 202 after storing; busy: 503 with Retry-After; refused: 4xx).",
+        "# TYPE switchboard_webhook_requests_total counter",
+    ]
+    answered = request.app[HOOKS_KEY].answered
+    lines += [
+        f'switchboard_webhook_requests_total{{outcome="{o}"}} {answered[o]}'
+        for o in ("accepted", "busy", "refused", "error")
+    ]
     lines += request.app[METRICS_KEY].lines()
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
 
@@ -99,11 +113,37 @@ async def hook(request: web.Request) -> web.StreamResponse:
     source = next((s for s in board.sources if s.name == name), None)
     if not isinstance(source, PushSource):
         return web.json_response({"error": f"no webhook source named {name!r}"}, status=404)
+    gate = request.app[HOOKS_KEY]
+    if gate.busy >= board.config.server.hooks_in_flight:  # the store is not keeping up
+        gate.count(503)
+        busy = {"error": "too many deliveries are being stored; retry later"}
+        return web.json_response(busy, status=503, headers={"Retry-After": str(HOOK_RETRY)})
 
     async def accept(mention: Mention) -> None:
         await board.threads.ingest(mention)
 
-    return await source.handle(request, accept)
+    gate.busy += 1
+    try:
+        response = await source.handle(request, accept)
+    finally:
+        gate.busy -= 1
+    gate.count(response.status)
+    return response
+
+
+@dataclass
+class HookGate:
+    """Webhook deliveries being stored now, and how every one was answered (for /metrics)."""
+
+    busy: int = 0
+    answered: Counter[str] = field(default_factory=Counter)
+
+    def count(self, status: int) -> None:
+        outcome = {202: "accepted", 503: "busy"}.get(status, "refused" if status < 500 else "error")
+        self.answered[outcome] += 1
+
+
+HOOKS_KEY: web.AppKey[HookGate] = web.AppKey("hooks", HookGate)
 
 
 def _report_metrics(board: Switchboard) -> ReportMetrics:
@@ -125,6 +165,7 @@ def build_app(board: Switchboard) -> web.Application:
     app = web.Application(client_max_size=1024**2, middlewares=[request_ids])
     app[APP_KEY] = board
     app[METRICS_KEY] = _report_metrics(board)
+    app[HOOKS_KEY] = HookGate()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
