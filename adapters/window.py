@@ -20,7 +20,7 @@ from typing import Any
 from adapters.base import SourceSettings
 from adapters.support import MALFORMED, parse_time
 from bot.errors import SourceError
-from bot.sla.settings import Duration
+from bot.settings.sla import Duration
 
 Clock = Callable[[], datetime]
 

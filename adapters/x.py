@@ -52,7 +52,7 @@ from bot.domain import Author, Mention, ReplyResult
 from bot.errors import ReplyTooLong, SourceError
 from bot.naming import source_label
 from bot.ports import Batch, PartHealth, ReplyLimit
-from bot.sla.settings import Duration
+from bot.settings.sla import Duration
 from bot.storage import KeyValue
 from bot.untrusted import safe_url
 

@@ -30,9 +30,9 @@ from bot.reload import Outcome, Reconfigurable, reload_config, router_for
 from bot.replies import ReplyService
 from bot.routing import Router
 from bot.service import Directory, ThreadService
+from bot.settings.policy import SlaPolicy
 from bot.sla.clock import SlaClock
 from bot.sla.loop import TimerLoop
-from bot.sla.policy import SlaPolicy
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)

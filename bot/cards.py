@@ -12,9 +12,9 @@ from bot.actions import Action, Verb
 from bot.config import Department
 from bot.domain import AuditEvent, EventKind, Mention, Thread, ThreadState
 from bot.ports import Card, CardAction, ReplyLimit
+from bot.settings.policy import SlaPolicy
 from bot.sla.alert import alert
 from bot.sla.badge import Policies, badge
-from bot.sla.policy import SlaPolicy
 
 
 def age(since: datetime, now: datetime) -> str:

@@ -21,8 +21,8 @@ from pydantic import (
 
 from bot.config_types import OptionalHttpUrl, check_host
 from bot.errors import ConfigError
-from bot.sla.policy import SlaPolicy
-from bot.sla.settings import (
+from bot.settings.policy import SlaPolicy
+from bot.settings.sla import (
     Duration,
     Hours,
     NotifySettings,
@@ -31,8 +31,8 @@ from bot.sla.settings import (
     build_policies,
     build_policy,
 )
+from bot.settings.storm import StormSettings
 from bot.store.keys import check_prefix, split_prefix
-from bot.storm.settings import StormSettings
 from bot.teams_config import TeamsSettings
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"

@@ -59,10 +59,10 @@ from bot.lanes import Lane as _Lane
 from bot.outage import StoreOutage, store_error
 from bot.ports import Card, Source, Surface
 from bot.postclaims import PostClaims, PostOnce
+from bot.settings.storm import StormSettings
 from bot.store import Store
 from bot.storm.digester import Digester
 from bot.storm.ports import DigestSurface
-from bot.storm.settings import StormSettings
 
 log = logging.getLogger(__name__)
 MOVES = (EventKind.TRANSFERRED, EventKind.SENT_BACK)

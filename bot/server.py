@@ -14,7 +14,7 @@ from bot.app import Switchboard
 from bot.domain import Mention
 from bot.ports import PushSource
 from bot.report.metrics import ReportMetrics
-from bot.sla.policy import SlaPolicy
+from bot.settings.policy import SlaPolicy
 
 APP_KEY: web.AppKey[Switchboard] = web.AppKey("switchboard", Switchboard)
 HOOK_RETRY = 1

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.domain import Person
 from bot.report.fold import Count
-from bot.sla.policy import Clock
+from bot.settings.policy import Clock
 
 KINDS = ("business", "wall")
 

@@ -15,8 +15,8 @@ from typing import Protocol
 
 from bot.domain import AuditEvent, EventKind, Person
 from bot.report.timeline import Timeline
-from bot.sla.calendar import BusinessCalendar
-from bot.sla.policy import Clock, SlaPolicy
+from bot.settings.calendar import BusinessCalendar
+from bot.settings.policy import Clock, SlaPolicy
 
 
 class Count(StrEnum):

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from bot.domain import AuditEvent, EventKind, Person, Thread
 from bot.report.fold import PICK_UPS, Count, Fold, Policies
-from bot.sla.policy import Clock
+from bot.settings.policy import Clock
 
 BUCKETS = (60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0)
 """Seconds: 1 min to 1 day."""

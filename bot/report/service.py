@@ -9,7 +9,7 @@ from typing import Protocol
 
 from bot.report.figures import Figures, Report
 from bot.report.fold import Fold, Policies
-from bot.sla.policy import SlaPolicy
+from bot.settings.policy import SlaPolicy
 from bot.storage import AuditPage
 
 PAGE = 500

@@ -9,7 +9,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from bot.sla.calendar import FOREVER, BusinessCalendar
+from bot.settings.calendar import FOREVER, BusinessCalendar
 
 
 def _at(seconds: float) -> datetime:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from bot.ports import Alert
-from bot.sla.policy import check_slack_target, check_teams_target
+from bot.settings.policy import check_slack_target, check_teams_target
 
 
 def alert(text: str, data: Mapping[str, object]) -> str:

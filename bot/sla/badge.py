@@ -27,9 +27,9 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.domain import AuditEvent, EventKind, Thread, is_open, is_waiting
-from bot.sla.calendar import DAYS, FOREVER, BusinessCalendar
+from bot.settings.calendar import DAYS, FOREVER, BusinessCalendar
+from bot.settings.policy import Clock, SlaPolicy, format_duration
 from bot.sla.clock import HOLDERS
-from bot.sla.policy import Clock, SlaPolicy, format_duration
 
 Policies = Callable[[str], SlaPolicy | None]
 """The service level of a department by name; None when it is not (or no longer) configured."""

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from bot.domain import AuditEvent, EventKind, Thread, is_open, is_waiting
 from bot.service import ThreadService
+from bot.settings.policy import Clock, Deadlines, SlaPolicy
 from bot.sla.plan import (
     Planned,
     TimerKind,
@@ -38,7 +39,6 @@ from bot.sla.plan import (
     placement_prefix,
     wait_prefix,
 )
-from bot.sla.policy import Clock, Deadlines, SlaPolicy
 from bot.sla.rollover import SURFACE, roll_over
 from bot.storage import DueTimer, Timers
 

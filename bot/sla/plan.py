@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain import Thread
-from bot.sla.calendar import BusinessCalendar, elapsed_across
-from bot.sla.policy import Clock, SlaPolicy
+from bot.settings.calendar import BusinessCalendar, elapsed_across
+from bot.settings.policy import Clock, SlaPolicy
 
 
 class TimerKind(StrEnum):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from bot.domain import Thread
 from bot.service import ThreadService
+from bot.settings.policy import SlaPolicy
 from bot.sla.badge import Badge, Policies, badge, due_first_key
-from bot.sla.policy import SlaPolicy
 
 WINDOW = 100
 """How many of a queue's oldest waiting threads are put in due-first order."""

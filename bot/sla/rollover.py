@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.domain import EventKind, Person, Thread, ThreadState, Transfer
 from bot.errors import SwitchboardError
 from bot.service import ThreadService
-from bot.sla.policy import SlaPolicy
+from bot.settings.policy import SlaPolicy
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.sla.calendar import DAYS, CalendarError, zone
+from bot.settings.calendar import DAYS, CalendarError, zone
+from bot.settings.policy import parse_duration
 from bot.sla.loop import TimerLoop
-from bot.sla.policy import parse_duration
 
 USAGE = (
     "write `wait 20m`, `wait 1h30m`, `wait until 09:00` or `wait until mon 09:00 [Europe/Berlin]`"

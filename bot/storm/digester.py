@@ -31,11 +31,11 @@ from bot.config import Department
 from bot.domain import CardRef, Mention, Thread, utcnow
 from bot.outage import StoreOutage
 from bot.postclaims import PostClaims
+from bot.settings.storm import StormSettings
 from bot.storage import KeyValue
 from bot.storm.book import DigestBook, SharedTurns, StormRecord, digest_key
 from bot.storm.gauge import StormGauge
 from bot.storm.ports import Digest, DigestLine, DigestSurface, StormNotice
-from bot.storm.settings import StormSettings
 
 log = logging.getLogger(__name__)
 Queued = Callable[[str, str], int]

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.report.timeline import Timeline
-from bot.sla.calendar import BusinessCalendar
+from bot.settings.calendar import BusinessCalendar
 
 CALENDARS = {
     "office": BusinessCalendar.parse("Europe/Berlin", ["mon-fri 09:00-12:30, 13:30-18:00"]),

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import AuditEvent, EventKind, Person, Thread, ThreadState, Transfer
+from bot.settings.calendar import BusinessCalendar
+from bot.settings.policy import Clock, SlaPolicy
 from bot.sla.badge import Badge, Level, Policies, badge, due_first_key, when
-from bot.sla.calendar import BusinessCalendar
-from bot.sla.policy import Clock, SlaPolicy
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = BusinessCalendar.parse("Europe/Berlin", ["mon-fri 09:00-18:00"])

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.sla.calendar import BusinessCalendar, CalendarError, elapsed_across, parse_ranges
+from bot.settings.calendar import BusinessCalendar, CalendarError, elapsed_across, parse_ranges
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.sla.calendar import BusinessCalendar
-from bot.sla.policy import (
+from bot.settings.calendar import BusinessCalendar
+from bot.settings.policy import (
     Clock,
     NotifyTarget,
     Rota,

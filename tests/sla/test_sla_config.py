@@ -11,8 +11,8 @@ import yaml
 
 from bot.config import Config, Department, interpolate, parse_config
 from bot.errors import ConfigError
-from bot.sla.calendar import BusinessCalendar
-from bot.sla.policy import NotifyTarget
+from bot.settings.calendar import BusinessCalendar
+from bot.settings.policy import NotifyTarget
 
 OFFICE = {"timezone": "Europe/Berlin", "weekly": ["mon-fri 09:00-18:00"]}
 SATURDAY = datetime(2024, 5, 4, 11, 0, tzinfo=UTC)  # 13:00 in Berlin

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.sla.settings import Duration
+from bot.settings.sla import Duration
 
 
 class StormSettings(BaseModel):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.sla.calendar import (
+from bot.settings.calendar import (
     ALWAYS,
     BusinessCalendar,
     CalendarError,

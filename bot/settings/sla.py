@@ -13,8 +13,8 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from bot.sla.calendar import ALWAYS, BusinessCalendar, CalendarError
-from bot.sla.policy import (
+from bot.settings.calendar import ALWAYS, BusinessCalendar, CalendarError
+from bot.settings.policy import (
     DEFAULT_REMINDERS,
     NotifyTarget,
     Rota,
