@@ -1,12 +1,13 @@
 """The audit log read by time on SQLite: pages of ``events`` through ``events_by_time``
-(``at_us, seq``), an index every schema has had."""
+(``at_us, seq``), an index every schema has had; as full events or as light rows."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from bot.domain import AuditEvent
-from bot.storage import AuditPage
+from bot.storage import AuditPage, AuditRows
+from bot.store.audit_row import audit_row
 from bot.store.codec import micros
 from bot.store.sqlite_io import Conn, SQLiteIO
 
@@ -19,14 +20,10 @@ NEVER = 2**62
 
 
 class SQLiteAudit(SQLiteIO):
-    async def audit_page(
-        self,
-        start: datetime | None,
-        end: datetime | None,
-        *,
-        after: str = "",
-        limit: int = 1000,
-    ) -> AuditPage:
+    async def _page(
+        self, start: datetime | None, end: datetime | None, after: str, limit: int
+    ) -> tuple[list[tuple[int, int, str]], str]:
+        limit = max(1, limit)
         if after:
             at, _, seq = after.partition(":")
             low = (int(at), int(seq))
@@ -35,9 +32,30 @@ class SQLiteAudit(SQLiteIO):
         high = NEVER if end is None else micros(end)
 
         def run(c: Conn) -> list[tuple[int, int, str]]:
-            return c.execute(PAGE, (*low, high, max(1, limit))).fetchall()
+            return c.execute(PAGE, (*low, high, limit)).fetchall()
 
         rows = await self._run(run, write=False)
-        events = [AuditEvent.model_validate_json(doc) for _, _, doc in rows]
-        cursor = f"{rows[-1][0]}:{rows[-1][1]}" if len(rows) >= max(1, limit) else ""
-        return AuditPage(events, cursor)
+        cursor = f"{rows[-1][0]}:{rows[-1][1]}" if len(rows) >= limit else ""
+        return rows, cursor
+
+    async def audit_page(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        after: str = "",
+        limit: int = 1000,
+    ) -> AuditPage:
+        rows, cursor = await self._page(start, end, after, limit)
+        return AuditPage([AuditEvent.model_validate_json(doc) for _, _, doc in rows], cursor)
+
+    async def audit_rows(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        after: str = "",
+        limit: int = 1000,
+    ) -> AuditRows:
+        rows, cursor = await self._page(start, end, after, limit)
+        return AuditRows([audit_row(at, doc) for at, _, doc in rows], cursor)
