@@ -16,7 +16,7 @@ from bot.store.redis_io import RedisIO, guarded, text
 class RedisAudit(RedisIO):
     async def _page(
         self, start: datetime | None, end: datetime | None, after: str, limit: int
-    ) -> tuple[list[tuple[float, str]], str]:
+    ) -> tuple[list[tuple[float, str | bytes]], str]:
         """(score, document) of each event of the page, and the next cursor."""
         limit = max(1, limit)
         # The cursor is the last score read and how many members of that score were read.

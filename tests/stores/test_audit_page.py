@@ -117,12 +117,11 @@ async def test_rows_are_the_same_events_in_the_same_pages_decoded_light(store: S
             cursor = page.cursor
         assert pages == 6 // limit + 1, limit  # a full last page is followed by an empty one
     found = (await store.audit_rows(T0, end)).rows
-    assert [r.kind for r in found] == ["opened", "transferred", "claimed", "transferred"] + [
-        "note",
-        "transferred",
-    ]
+    kinds = ["opened", "transferred", "claimed", "transferred", "note", "transferred"]
+    assert [r.kind for r in found] == kinds
     assert found[0].department == "billing" and found[1].to_person and not found[3].to_person
-    assert (found[2].actor, found[2].label, found[2].at) == ("slack:U1", "ann", T0.timestamp() + 1.5)
+    assert (found[2].actor, found[2].label) == ("slack:U1", "ann")
+    assert found[2].at == T0.timestamp() + 1.5
     assert (found[4].actor, found[4].label) == ("teams:29:x", "29:x")
     assert found[5].rollover and not found[3].rollover
     assert found[5].at == (T0 + timedelta(minutes=5, microseconds=7)).timestamp()
