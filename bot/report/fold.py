@@ -16,7 +16,7 @@ not the period's total. For an older one the caller looks the thread's own event
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from typing import Protocol
 
@@ -158,18 +158,17 @@ class Fold:
         return found
 
     # closed threads --------------------------------------------------------------------------
-    def needs(self, rows: Iterable[AuditRow]) -> set[str]:
+    def needs(self, rows: Sequence[AuditRow]) -> set[str]:
         """Threads of a page (about to be folded) whose reopen or spam mark needs where they
         were closed, and which neither a track nor ``recent`` (nor an earlier row of the page)
         knows: the caller looks them up and hands each to ``recall`` first."""
-        seen: set[str] = set()
         out: set[str] = set()
-        for r in rows:
-            tid = r.thread_id
-            known = tid in seen or tid in self.tracks or tid in self.recent
-            if r.kind in LOOKED_UP and not known:
+        for i in [i for i, r in enumerate(rows) if r.kind in LOOKED_UP]:
+            tid = rows[i].thread_id
+            if tid in self.tracks or tid in self.recent or tid in out:
+                continue
+            if all(r.thread_id != tid for r in rows[:i]):
                 out.add(tid)
-            seen.add(tid)
         return out
 
     def recall(
