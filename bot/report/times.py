@@ -38,7 +38,7 @@ class Times:
         self.low = math.inf
         self.high = -math.inf
         self._exact: array[float] | None = array("d")
-        self._counts: array[int] = array("L")
+        self._counts: array[int] = array("I")
         """Counters by bucket index + 1 (index 0: under a millisecond)."""
 
     def __len__(self) -> int:
