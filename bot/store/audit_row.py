@@ -1,19 +1,22 @@
-"""An audit event's stored JSON document read as an ``AuditRow``: ``json.loads`` and the few
+"""An audit event's stored JSON document read as an ``AuditRow``: the JSON scanner and the few
 fields a report needs, without validating the full ``AuditEvent`` (several times cheaper)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from bot.storage import AuditRow
 
-_loads = json.loads
+_scan: Callable[[str, int], tuple[Any, int]] = cast(Any, json.JSONDecoder()).scan_once
+"""The C scanner behind ``json.loads``, without its wrappers (the documents are our own
+compact JSON: one object, no surrounding space)."""
 
 
 def audit_row(at_us: float, doc: str | bytes) -> AuditRow:
     """The row of one stored event; ``at_us`` is its time from the store's index."""
-    d: dict[str, Any] = _loads(doc)
+    d: dict[str, Any] = _scan(doc if isinstance(doc, str) else doc.decode(), 0)[0]
     actor = d.get("actor")
     if actor:
         key = f"{actor['surface']}:{actor['id']}"
