@@ -1,6 +1,7 @@
 """Bench (not part of the test suite): ``switchboard report`` over 100,000 threads.
 
     .venv/bin/python bench/report.py [--threads 100000] [--days 3] [--rounds 3]
+        [--sizes 25000,50000]
 
 For each store (a SQLite file; Redis on 127.0.0.1:6379 under a fresh prefix, deleted after) a
 child process loads the audit log of ``--threads`` threads received over ``--days`` days
@@ -8,10 +9,12 @@ straight into the store's event layout (the report reads nothing else): each ope
 claimed, replied and resolved, some transferred, rolled over, released, noted or marked as
 spam, in three departments (two on office hours in Europe/Berlin, one 24/7) by 30 people.
 Then, alternating so both see the same moments of the machine, it times
-- *floor*: a bare scan of the same event index, page by page (``audit_page``, events parsed),
+- *floor*: a bare scan of the same event index, page by page, with the same light decoding
+  (``audit_rows``: the rows the report reads, nothing else done with them),
 - *report*: ``Reports.build`` over the same period (the same pages, folded into figures),
 and, in separate runs under ``tracemalloc`` (which slows Python), the peak memory each
-allocates. Prints Markdown.
+allocates. ``--sizes``: smaller logs at the same rate of threads a day (a shorter period),
+measured for memory only, to show how it grows with the period. Prints Markdown.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.config import parse_config
 from bot.domain import AuditEvent, EventKind, Person
 from bot.report import Reports
+from bot.report.fold import Count
 from bot.report.service import PAGE, policy_table
 from bot.store import Store
 from bot.store.codec import micros
@@ -87,7 +91,7 @@ def ev(
     )
 
 
-def history(threads: int, days: int) -> Iterator[AuditEvent]:
+def history(threads: int, days: float) -> Iterator[AuditEvent]:
     """The events of every thread (not in time order: stores index them by time)."""
     rng = random.Random(42)
     span = days * 86_400
@@ -149,7 +153,7 @@ def history(threads: int, days: int) -> Iterator[AuditEvent]:
             yield ev(rng, tid, at, EventKind.RESOLVED, who)
 
 
-def load_sqlite(path: str, threads: int, days: int) -> int:
+def load_sqlite(path: str, threads: int, days: float) -> int:
     conn = open_database(path, lambda: 0.0)
     sql = "INSERT INTO events (id, thread_id, at_us, doc) VALUES (?, ?, ?, ?)"
     conn.execute("BEGIN")
@@ -166,7 +170,7 @@ def load_sqlite(path: str, threads: int, days: int) -> int:
     return count + len(batch)
 
 
-async def load_redis(prefix: str, threads: int, days: int) -> int:
+async def load_redis(prefix: str, threads: int, days: float) -> int:
     k = Keys(prefix)
     client = aioredis.from_url(REDIS_URL, decode_responses=True)
     await client.set(k.schema, REDIS_SCHEMA)
@@ -188,8 +192,8 @@ async def scan(store: Store, since: datetime, until: datetime) -> int:
     """The floor: read every page of the period, and nothing else."""
     seen, cursor = 0, ""
     while True:
-        page = await store.audit_page(since, until, after=cursor, limit=PAGE)
-        seen += len(page.events)
+        page = await store.audit_rows(since, until, after=cursor, limit=PAGE)
+        seen += len(page.rows)
         if not page.cursor:
             return seen
         cursor = page.cursor
@@ -216,7 +220,20 @@ async def peak(step: Callable[[], Awaitable[int]]) -> float:
         tracemalloc.stop()
 
 
-async def bench(kind: str, store: Store, args: argparse.Namespace) -> list[str]:
+async def memory(store: Store, days: float) -> tuple[float, float, int]:
+    """Peak MB of the report and of the floor, and the threads still open at the end."""
+    since, until = START, START + timedelta(days=days + 1)
+    floor_mb = await peak(lambda: scan(store, since, until))
+    report_mb = await peak(lambda: report(store, since, until))
+    policies = policy_table(d.sla_policy for d in CONFIG.departments)
+    built = await Reports(store, policies).build(since, until)
+    received = sum(r.counts[Count.RECEIVED] for r in built.departments)
+    closed = sum(r.counts[Count.RESOLVED] + r.counts[Count.SPAM] for r in built.departments)
+    return report_mb, floor_mb, received - closed
+
+
+async def bench(kind: str, store: Store, args: argparse.Namespace) -> tuple[str, str]:
+    """The timing row and the memory row of the full-size log."""
     since, until = START, START + timedelta(days=args.days + 1)
     floors, reports = [], []
     received = 0
@@ -224,14 +241,47 @@ async def bench(kind: str, store: Store, args: argparse.Namespace) -> list[str]:
         floors.append((await timed(lambda: scan(store, since, until)))[0])
         took, received = await timed(lambda: report(store, since, until))
         reports.append(took)
-    floor_mb = await peak(lambda: scan(store, since, until))
-    report_mb = await peak(lambda: report(store, since, until))
+    report_mb, floor_mb, still_open = await memory(store, args.days)
     events = await scan(store, since, until)
     fmt = ", ".join
-    return [
+    line = (
         f"| {kind} | {received:,} | {events:,} | {fmt(f'{t:.2f}' for t in reports)} "
         f"| {fmt(f'{t:.2f}' for t in floors)} | {report_mb:.1f} | {floor_mb:.1f} |"
-    ]
+    )
+    return line, _memory_row(kind, args.threads, args.days, report_mb, floor_mb, still_open)
+
+
+def _memory_row(kind: str, threads: int, days: float, *found: float) -> str:
+    report_mb, floor_mb, still_open = found
+    return (
+        f"| {kind} | {threads:,} | {days:g} | {still_open:,.0f} | {report_mb:.1f} "
+        f"| {floor_mb:.1f} |"
+    )
+
+
+async def sized(kind: str, threads: int, days: float) -> str:
+    """Memory only, for a log of ``threads`` threads over ``days``."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            path = str(Path(tmp) / "bench.sqlite3")
+            await child_load("sqlite", path, threads, days)
+            store: Store = SQLiteStore(path)
+            try:
+                found = await memory(store, days)
+            finally:
+                await store.close()
+    else:
+        prefix = f"sbbench:{uuid.uuid4().hex[:8]}:"
+        try:
+            await child_load("redis", prefix, threads, days)
+            store = RedisStore.from_url(REDIS_URL, prefix=prefix)
+            try:
+                found = await memory(store, days)
+            finally:
+                await store.close()
+        finally:
+            await cleanup(prefix)
+    return _memory_row(kind, threads, days, *found)
 
 
 async def cleanup(prefix: str) -> None:
@@ -242,7 +292,7 @@ async def cleanup(prefix: str) -> None:
     await client.aclose()
 
 
-async def child_load(kind: str, target: str, threads: int, days: int) -> float:
+async def child_load(kind: str, target: str, threads: int, days: float) -> float:
     t0 = time.perf_counter()
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--load", kind, target, str(threads), str(days)
@@ -261,10 +311,10 @@ async def main(args: argparse.Namespace) -> None:
         loaded = await child_load("sqlite", path, args.threads, args.days)
         store: Store = SQLiteStore(path)
         try:
-            rows = await bench("sqlite", store, args)
+            line, sqlite_mb = await bench("sqlite", store, args)
         finally:
             await store.close()
-        print(*rows, sep="\n")
+        print(line)
         plan = sqlite3.connect(path).execute(
             "EXPLAIN QUERY PLAN " + "SELECT doc FROM events INDEXED BY events_by_time"
             " WHERE (at_us, seq) > (0, 0) AND at_us < 1 ORDER BY at_us, seq LIMIT 1"
@@ -275,18 +325,26 @@ async def main(args: argparse.Namespace) -> None:
         redis_loaded = await child_load("redis", prefix, args.threads, args.days)
         store = RedisStore.from_url(REDIS_URL, prefix=prefix)
         try:
-            print(*(await bench("redis", store, args)), sep="\n")
+            line, redis_mb = await bench("redis", store, args)
+            print(line)
         finally:
             await store.close()
     finally:
         await cleanup(prefix)
     print(f"\n(load: sqlite {loaded:.0f} s, redis {redis_loaded:.0f} s; rounds={args.rounds})")
     print(f"SQLite page query plan: {detail}")
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    print("\n| store | threads | days | open at the end | report MB | floor MB |")
+    print("|---|---|---|---|---|---|")
+    for kind, full in (("sqlite", sqlite_mb), ("redis", redis_mb)):
+        for n in sizes:
+            print(await sized(kind, n, args.days * n / args.threads))
+        print(full)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--load":
-        kind, target, n, d = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+        kind, target, n, d = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
         if kind == "sqlite":
             print(f"loaded {load_sqlite(target, n, d)} events", file=sys.stderr)
         else:
@@ -294,6 +352,7 @@ if __name__ == "__main__":
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--days", type=float, default=3)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", default="25000,50000", help="threads, comma-separated")
     asyncio.run(main(parser.parse_args()))

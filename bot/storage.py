@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from bot.domain import (
     AuditEvent,
@@ -53,6 +53,37 @@ class AuditPage:
     """Oldest first (by time, then by the order they were appended)."""
     cursor: str
     """Hand it back as ``after`` for the next page; empty when the range is read."""
+
+
+class AuditRow(NamedTuple):
+    """The few fields of an audit event a report reads, decoded without building the model."""
+
+    kind: str
+    """The ``EventKind`` value."""
+    thread_id: str
+    at: float
+    """Epoch seconds (from the index: microsecond precision)."""
+    actor: str
+    """``Person.key``; empty for no person."""
+    label: str
+    """``Person.label``."""
+    department: str
+    """``data.department`` (opened)."""
+    to: str
+    """``data.to`` (transferred)."""
+    to_person: bool
+    """``data.to_person`` is set (transferred to a person)."""
+    rollover: bool
+    """``data.rollover`` (transferred by the SLA timers)."""
+
+
+@dataclass(frozen=True)
+class AuditRows:
+    """One page of ``AuditRow`` (``ThreadRepository.audit_rows``): same order and cursors as
+    ``AuditPage``."""
+
+    rows: list[AuditRow]
+    cursor: str
 
 
 @dataclass(frozen=True)
@@ -238,6 +269,18 @@ class ThreadRepository(Protocol):
         first, after the page ``after`` ended (a cursor from an earlier page). Read from the
         store's index of events by time: a page costs what it returns, so a long range is
         read in pages with flat memory."""
+
+    @abstractmethod
+    async def audit_rows(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        after: str = "",
+        limit: int = 1000,
+    ) -> AuditRows:
+        """``audit_page`` as light ``AuditRow`` s: the same events, order and cursors, each
+        decoded from the stored document without the full model (what a report reads)."""
 
     @abstractmethod
     async def list_threads(

@@ -1,29 +1,18 @@
-"""Figures per department and per person: counts, times (kept as compact arrays of seconds
-for exact percentiles) and how many clocks met or broke their target."""
+"""Figures per department and per person: counts, times (``Times``: bounded memory, the
+median and 90th percentile within 1 %) and how many clocks met or broke their target."""
 
 from __future__ import annotations
 
-import math
-from array import array
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.domain import Person
 from bot.report.fold import Count
+from bot.report.times import Times
 from bot.settings.policy import Clock
 
 KINDS = ("business", "wall")
-
-
-def percentile(values: array[float], p: float) -> float | None:
-    """Nearest rank: the smallest value with at least ``p`` percent of the values at or below
-    it (the median of 4 values is the 2nd smallest). None when there are no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
 
 
 @dataclass
@@ -33,8 +22,8 @@ class Row:
     key: str
     name: str
     counts: dict[Count, int] = field(default_factory=lambda: dict.fromkeys(Count, 0))
-    times: dict[tuple[Clock, str], array[float]] = field(
-        default_factory=lambda: {(c, k): array("d") for c in Clock for k in KINDS}
+    times: dict[tuple[Clock, str], Times] = field(
+        default_factory=lambda: {(c, k): Times() for c in Clock for k in KINDS}
     )
     met: dict[Clock, int] = field(default_factory=lambda: dict.fromkeys(Clock, 0))
     breached: dict[Clock, int] = field(default_factory=lambda: dict.fromkeys(Clock, 0))
@@ -51,8 +40,8 @@ class Row:
         for clock, label in ((Clock.CLAIM, "claim"), (Clock.FIRST_RESPONSE, "first_reply")):
             for kind in KINDS:
                 values = self.times[(clock, kind)]
-                out[f"{label}_median_{kind}_s"] = _round(percentile(values, 50))
-                out[f"{label}_p90_{kind}_s"] = _round(percentile(values, 90))
+                out[f"{label}_median_{kind}_s"] = _round(values.percentile(50))
+                out[f"{label}_p90_{kind}_s"] = _round(values.percentile(90))
             out[f"{label}_timed"] = len(self.times[(clock, "wall")])
             out[f"{label}_within_target"] = self.met[clock]
             out[f"{label}_breaches"] = self.breached[clock]
@@ -73,44 +62,51 @@ class Figures:
         self.only = None if departments is None else frozenset(departments)
         self.departments: dict[str, Row] = {}
         self.people: dict[str, Row] = {}
+        self._cache: dict[tuple[str, str], tuple[Row, ...]] = {}
+        """The rows a (department, person key) pair counts in."""
 
-    def _rows(self, department: str, person: Person | None) -> tuple[Row, ...]:
-        if self.only is not None and department not in self.only:
-            return ()
-        row = self.departments.get(department) or self._new(self.departments, department)
-        if person is None:
-            return (row,)
-        return row, self.people.get(person.key) or self._add_person(person)
+    def _rows(self, department: str, actor: str, label: str) -> tuple[Row, ...]:
+        found = self._cache.get((department, actor))
+        if found is None:
+            if self.only is not None and department not in self.only:
+                found = ()
+            else:
+                row = self.departments.get(department) or self._new(self.departments, department)
+                if not actor:
+                    found = (row,)
+                else:
+                    person = self.people.get(actor) or self._new(self.people, actor, label)
+                    found = (row, person)
+            self._cache[(department, actor)] = found
+        return found
 
     @staticmethod
     def _new(table: dict[str, Row], key: str, name: str = "") -> Row:
         row = table[key] = Row(key, name or key)
         return row
 
-    def _add_person(self, person: Person) -> Row:
-        return self._new(self.people, person.key, person.label)
-
-    def count(self, what: Count, department: str, person: Person | None) -> None:
-        for row in self._rows(department, person):
+    def count(self, what: Count, department: str, actor: str, label: str) -> None:
+        for row in self._rows(department, actor, label):
             row.counts[what] += 1
 
     def timed(
         self,
         clock: Clock,
         department: str,
-        person: Person | None,
+        actor: str,
+        label: str,
         wall: float,
         business: float,
         met: bool | None,
     ) -> None:
-        for row in self._rows(department, person):
-            row.times[(clock, "wall")].append(wall)
-            row.times[(clock, "business")].append(business)
+        for row in self._rows(department, actor, label):
+            row.times[(clock, "wall")].add(wall)
+            row.times[(clock, "business")].add(business)
             if met is not None:
                 (row.met if met else row.breached)[clock] += 1
 
     def breached(self, clock: Clock, department: str) -> None:
-        for row in self._rows(department, None):
+        for row in self._rows(department, "", ""):
             row.breached[clock] += 1
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from bot.domain import AuditEvent, EventKind, Person, Thread
+from bot.domain import AuditEvent, EventKind, Thread
 from bot.report.fold import PICK_UPS, Count, Fold, Policies
 from bot.settings.policy import Clock
 
@@ -55,7 +55,7 @@ class _Live:
         self.target = target
         self.on = False
 
-    def count(self, what: Count, department: str, person: Person | None) -> None:
+    def count(self, what: Count, department: str, actor: str, label: str) -> None:
         if self.on and what is Count.ROLLED_OVER:
             self.target.rollovers[department] = self.target.rollovers.get(department, 0) + 1
 
@@ -63,7 +63,8 @@ class _Live:
         self,
         clock: Clock,
         department: str,
-        person: Person | None,
+        actor: str,
+        label: str,
         wall: float,
         business: float,
         met: bool | None,

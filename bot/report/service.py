@@ -1,29 +1,34 @@
-"""``Reports``: a period of the audit log, read by time in pages, folded into figures."""
+"""``Reports``: a period of the audit log, read by time in pages of light rows, folded into
+figures."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Protocol
 
+from bot.domain import AuditEvent
 from bot.report.figures import Figures, Report
-from bot.report.fold import Fold, Policies
+from bot.report.fold import RECENT, Fold, Policies
 from bot.settings.policy import SlaPolicy
-from bot.storage import AuditPage
+from bot.storage import AuditRows
 
 PAGE = 500
 
 
 class AuditLog(Protocol):
-    async def audit_page(
+    async def audit_rows(
         self,
         start: datetime | None,
         end: datetime | None,
         *,
         after: str = "",
         limit: int = 1000,
-    ) -> AuditPage: ...
+    ) -> AuditRows: ...
+
+    async def events(self, thread_id: str) -> list[AuditEvent]: ...
 
 
 def policy_table(policies: Iterable[SlaPolicy]) -> Policies:
@@ -33,10 +38,14 @@ def policy_table(policies: Iterable[SlaPolicy]) -> Policies:
 
 
 class Reports:
-    def __init__(self, log: AuditLog, policies: Policies, *, page: int = PAGE) -> None:
+    def __init__(
+        self, log: AuditLog, policies: Policies, *, page: int = PAGE, recent: int = RECENT
+    ) -> None:
         self.log = log
         self.policies = policies
         self.page = page
+        self.recent = max(recent, page)
+        """Closed threads remembered (at least a page: see ``Fold.needs``)."""
 
     async def build(
         self,
@@ -45,17 +54,20 @@ class Reports:
         departments: Collection[str] | None = None,
     ) -> Report:
         """Follow the threads received in ``[since, until)`` through their events before
-        ``until``; rows only for ``departments`` when given. Memory follows the threads of
-        the period, never the events: a page is folded while the next is read."""
+        ``until``; rows only for ``departments`` when given. Memory follows the threads open
+        at one time, never the events nor the period's total: a page is folded while the next
+        is read, and a closed thread is forgotten (a reopen of one closed long before is
+        looked up in that thread's own events)."""
         figures = Figures(departments)
-        fold = Fold(self.policies, figures)
+        fold = Fold(self.policies, figures, recent=self.recent)
+        start = -math.inf if since is None else since.timestamp()
 
-        def read(after: str) -> asyncio.Task[AuditPage]:
+        def read(after: str) -> asyncio.Task[AuditRows]:
             return asyncio.ensure_future(
-                self.log.audit_page(since, until, after=after, limit=self.page)
+                self.log.audit_rows(since, until, after=after, limit=self.page)
             )
 
-        pending: asyncio.Task[AuditPage] | None = read("")
+        pending: asyncio.Task[AuditRows] | None = read("")
         try:
             while pending is not None:
                 page = await pending
@@ -63,8 +75,11 @@ class Reports:
                 if page.cursor:  # the store reads the next page while this one is folded
                     pending = read(page.cursor)
                     await asyncio.sleep(0)
-                for event in page.events:
-                    fold.event(event)
+                for thread_id in fold.needs(page.rows):
+                    upto = next(r.at for r in page.rows if r.thread_id == thread_id)
+                    fold.recall(thread_id, await self.log.events(thread_id), start, upto)
+                for row in page.rows:
+                    fold.row(row)
         finally:
             if pending is not None:
                 pending.cancel()

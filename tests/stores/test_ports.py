@@ -42,6 +42,7 @@ PORTS: dict[type, set[str]] = {
         "get_event",
         "audit",
         "audit_page",
+        "audit_rows",
         "list_threads",
         "waiting_threads",
         "held_threads",
