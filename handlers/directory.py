@@ -7,8 +7,8 @@ from datetime import datetime
 from bot.cards import age, history_line
 from bot.domain import Thread
 from bot.interaction import Interaction, Response
+from bot.settings.policy import Rota
 from bot.sla.badge import Badge
-from bot.sla.policy import Rota
 from bot.sla.queue import WINDOW, due_first
 from handlers.base import Context, target
 
